@@ -1,0 +1,51 @@
+"""The confirm function: the phone's scan, confirm and deny."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from qrlogin import deps, errors, ids, service
+from qrlogin.http import bearer_token, create_app, json_object, json_response, source_ip
+from qrlogin.observability import logger, metrics
+from qrlogin.sessions import PhoneUser
+
+app = create_app()
+
+
+def _phone_call(session_id: str, action: Callable[[PhoneUser], dict[str, Any]]) -> Response:
+    token = bearer_token(app)
+    if token is None:
+        raise errors.Unauthorized()
+    json_object(app, optional=True)  # no fields are needed; a malformed body is still refused
+    user = deps.phone_verifier().verify(token)
+    if not ids.is_session_id(session_id):
+        raise errors.SessionNotFound()
+    return json_response(200, action(user))
+
+
+@app.post("/sessions/<session_id>/scan")
+def scan(session_id: str) -> Response:
+    return _phone_call(session_id, lambda user: service.scan(
+        deps.store(), session_id, user, source_ip=source_ip(app), now=time.time()))
+
+
+@app.post("/sessions/<session_id>/confirm")
+def confirm(session_id: str) -> Response:
+    return _phone_call(session_id, lambda user: service.confirm(deps.store(), session_id, user, now=time.time()))
+
+
+@app.post("/sessions/<session_id>/deny")
+def deny(session_id: str) -> Response:
+    return _phone_call(session_id, lambda user: service.deny(deps.store(), session_id, user, now=time.time()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,116 @@
+"""Settings, parsed once per container from the environment.
+
+Every variable the code reads is named here, and nowhere else.  A missing
+required variable fails loudly with its name at cold start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+# After a confirm the browser always has this long to redeem (DESIGN §2).
+REDEEM_WINDOW_SECONDS = 60
+# Largest request body any route accepts (DESIGN §3).
+MAX_BODY_BYTES = 16 * 1024
+# How often a browser without a WebSocket should poll GET /sessions/{id}.
+POLL_INTERVAL_SECONDS = 2
+
+
+class MissingSetting(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    session_ttl_seconds: int
+    allowed_origins: tuple[str, ...]
+    qr_link_template: str
+    websocket_url: str
+    connections_url: str
+    token_issuer: str
+    token_audience: str
+    signing_key_id: str
+    phone_auth_mode: str
+    phone_jwt_issuer: str
+    phone_jwt_audience: str
+    phone_jwks_url: str
+    introspection_url: str
+    issue_rate_limit_per_minute: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise MissingSetting(f"environment variable {name} is required")
+            return value
+
+        def integer(name: str, minimum: int) -> int:
+            raw = required(name)
+            try:
+                value = int(raw)
+            except ValueError:
+                raise MissingSetting(f"environment variable {name} must be an integer") from None
+            if value < minimum:
+                raise MissingSetting(f"environment variable {name} must be >= {minimum}")
+            return value
+
+        mode = required("PHONE_AUTH_MODE")
+        if mode not in ("jwt", "introspection"):
+            raise MissingSetting("environment variable PHONE_AUTH_MODE must be jwt or introspection")
+        template = required("QR_LINK_TEMPLATE")
+        if "{session_id}" not in template:
+            raise MissingSetting("environment variable QR_LINK_TEMPLATE must contain {session_id}")
+        return cls(
+            table_name=required("TABLE_NAME"),
+            session_ttl_seconds=integer("SESSION_TTL_SECONDS", 1),
+            allowed_origins=tuple(o.strip() for o in required("ALLOWED_ORIGINS").split(",") if o.strip()),
+            qr_link_template=template,
+            websocket_url=required("WEBSOCKET_URL"),
+            connections_url=required("CONNECTIONS_URL"),
+            token_issuer=required("TOKEN_ISSUER"),
+            token_audience=required("TOKEN_AUDIENCE"),
+            signing_key_id=required("SIGNING_KEY_ID"),
+            phone_auth_mode=mode,
+            # Only the mode in use needs its settings; the others may be empty.
+            phone_jwt_issuer=env.get("PHONE_JWT_ISSUER", "").strip(),
+            phone_jwt_audience=env.get("PHONE_JWT_AUDIENCE", "").strip(),
+            phone_jwks_url=env.get("PHONE_JWKS_URL", "").strip(),
+            introspection_url=env.get("INTROSPECTION_URL", "").strip(),
+            issue_rate_limit_per_minute=integer("ISSUE_RATE_LIMIT_PER_MINUTE", 0),
+        )
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if "*" in self.allowed_origins:
+            return True
+        return origin is not None and origin in self.allowed_origins
+
+
+# Every variable Settings reads, for the template test that checks each
+# function has them set.
+ENVIRONMENT_VARIABLES = (
+    "TABLE_NAME",
+    "SESSION_TTL_SECONDS",
+    "ALLOWED_ORIGINS",
+    "QR_LINK_TEMPLATE",
+    "WEBSOCKET_URL",
+    "CONNECTIONS_URL",
+    "TOKEN_ISSUER",
+    "TOKEN_AUDIENCE",
+    "SIGNING_KEY_ID",
+    "PHONE_AUTH_MODE",
+    "PHONE_JWT_ISSUER",
+    "PHONE_JWT_AUDIENCE",
+    "PHONE_JWKS_URL",
+    "INTROSPECTION_URL",
+    "ISSUE_RATE_LIMIT_PER_MINUTE",
+)
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,49 @@
+"""Collaborators, built lazily and once per container.
+
+Handlers call these instead of building clients at import time, so importing
+a handler costs no AWS setup and tests control when (and against what) the
+collaborators are made.  ``reset()`` forgets them (tests, local stack reloads).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from qrlogin.config import get_settings
+from qrlogin.phone_auth import PhoneTokenVerifier
+from qrlogin.signing import KmsTokenSigner
+from qrlogin.store import SessionStore
+
+
+@cache
+def store() -> SessionStore:
+    return SessionStore(get_settings().table_name)
+
+
+@cache
+def signer() -> KmsTokenSigner:
+    settings = get_settings()
+    return KmsTokenSigner(settings.signing_key_id, settings.token_issuer, settings.token_audience)
+
+
+@cache
+def phone_verifier() -> PhoneTokenVerifier:
+    from qrlogin.phone_auth import verifier_from_settings
+
+    return verifier_from_settings(get_settings())
+
+
+@cache
+def connections() -> Any:
+    """The API Gateway Management API client for this stack's WebSocket API."""
+    from qrlogin.aws import client
+
+    return client("apigatewaymanagementapi", endpoint_url=get_settings().connections_url)
+
+
+def reset() -> None:
+    from qrlogin.aws import client
+
+    for cached in (store, signer, phone_verifier, connections, get_settings, client):
+        cached.cache_clear()

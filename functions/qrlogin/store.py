@@ -1,0 +1,328 @@
+"""DynamoDB access for sessions and issue-rate counters.
+
+Every state transition is ONE conditional UpdateItem (DESIGN §2): the
+condition encodes the allowed source states, the expiry and, where it applies,
+the acting user or browser.  When it fails, DynamoDB hands back the item as it
+was (``ReturnValuesOnConditionCheckFailure``) and the state machine says why;
+no read-modify-write, and nothing above this module sees botocore.
+
+Item layout (one table, partition key ``pk``):
+- session ``session#<id>``: the ``Session`` fields, plus ``last_write`` (which
+  kind of write made this image: ``created`` | ``status`` | ``connection``) and
+  ``subscribed``, so the stream's FilterCriteria invoke the notifier only for
+  status changes that somebody is listening to.
+- rate counter ``rate#<ip>#<minute>``: ``hits`` and ``expires_at``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from qrlogin import errors
+from qrlogin.sessions import (
+    CANCEL,
+    CONFIRM,
+    DENY,
+    REDEEM,
+    SCAN,
+    PhoneUser,
+    Session,
+    Status,
+    Transition,
+    check_redeemable,
+    classify_phone_failure,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+# Connections one session may hold at once (tabs, reconnects).
+MAX_CONNECTIONS = 10
+# Longest user agent we keep (keeps a session item under 1 KB: one write unit).
+MAX_USER_AGENT = 200
+
+LAST_WRITE_STATUS = "status"
+LAST_WRITE_CONNECTION = "connection"
+LAST_WRITE_CREATED = "created"
+
+Item = dict[str, Any]
+
+
+def session_key(session_id: str) -> Item:
+    return {"pk": {"S": f"session#{session_id}"}}
+
+
+def session_to_item(session: Session) -> Item:
+    item: Item = {
+        **session_key(session.session_id),
+        "session_id": {"S": session.session_id},
+        "status": {"S": session.status.value},
+        "version": {"N": str(session.version)},
+        "created_at": {"N": str(session.created_at)},
+        "expires_at": {"N": str(session.expires_at)},
+        "browser_token_hash": {"S": session.browser_token_hash},
+        "request_ip": {"S": session.request_ip},
+        "request_user_agent": {"S": session.request_user_agent[:MAX_USER_AGENT]},
+        "last_write": {"S": LAST_WRITE_CREATED},
+    }
+    return item
+
+
+def session_from_item(item: Item) -> Session:
+    """Read a session from a DynamoDB item or a stream image (same encoding)."""
+
+    def optional(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    auth_time = item.get("auth_time")
+    return Session(
+        session_id=item["session_id"]["S"],
+        status=Status(item["status"]["S"]),
+        version=int(item["version"]["N"]),
+        created_at=int(item["created_at"]["N"]),
+        expires_at=int(item["expires_at"]["N"]),
+        browser_token_hash=item["browser_token_hash"]["S"],
+        request_ip=item["request_ip"]["S"],
+        request_user_agent=item["request_user_agent"]["S"],
+        user_sub=optional("user_sub"),
+        user_name=optional("user_name"),
+        auth_time=int(auth_time["N"]) if auth_time else None,
+        connections=frozenset(item.get("connections", {}).get("SS", ())),
+    )
+
+
+class _ConditionFailed(Exception):
+    def __init__(self, old: Item | None) -> None:
+        self.old = session_from_item(old) if old and "session_id" in old else None
+
+
+def _dependency_failure(error: Exception) -> errors.ServiceUnavailable:
+    # Throttling, a timeout or an internal error: nothing was written (DynamoDB
+    # writes are atomic), so the client may safely retry.
+    return errors.ServiceUnavailable(retry_after=1)
+
+
+class SessionStore:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None,
+                 client_factory: Callable[[], DynamoDBClient] | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._client_factory = client_factory
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            if self._client_factory is not None:
+                self._client = self._client_factory()
+            else:
+                from qrlogin.aws import client
+
+                self._client = client("dynamodb")
+        return self._client
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, session_id: str) -> Session | None:
+        try:
+            # Eventually consistent: half the read cost; every caller tolerates
+            # a state one write old (the browser polls or gets pushed the rest).
+            response = self.client.get_item(TableName=self.table_name, Key=session_key(session_id))
+        except (ClientError, BotoCoreError) as error:
+            raise _dependency_failure(error) from None
+        item = response.get("Item")
+        return session_from_item(item) if item else None
+
+    # -- creation and rate limiting ----------------------------------------
+
+    def create(self, session: Session) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=session_to_item(session),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _dependency_failure(error) from None
+
+    def count_issue(self, source_ip: str, now: float, limit: int) -> None:
+        """Count one session issued from ``source_ip``; RateLimited past ``limit`` a minute."""
+        minute = int(now) // 60
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"rate#{source_ip}#{minute}"}},
+                UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                    ":expires": {"N": str((minute + 2) * 60)},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise errors.RateLimited(retry_after=max(1, (minute + 1) * 60 - int(now))) from None
+            raise _dependency_failure(error) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+
+    # -- transitions -------------------------------------------------------
+
+    def _transition(self, session_id: str, transition: Transition, now: float, *,
+                    condition: str = "", sets: str = "", values: Item | None = None) -> Session:
+        sources = {f":source{i}": {"S": s.value} for i, s in enumerate(transition.sources)}
+        expression_values: Item = {
+            ":target": {"S": transition.target.value},
+            ":one": {"N": "1"},
+            ":now": {"N": str(int(now))},
+            ":status_write": {"S": LAST_WRITE_STATUS},
+            **sources,
+            **(values or {}),
+        }
+        full_condition = (
+            f"attribute_exists(pk) AND expires_at > :now AND #status IN ({', '.join(sources)})"
+            + (f" AND ({condition})" if condition else "")
+        )
+        update = "SET #status = :target, version = version + :one, last_write = :status_write, updated_at = :now"
+        if sets:
+            update += ", " + sets
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=session_key(session_id),
+                UpdateExpression=update,
+                ConditionExpression=full_condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=expression_values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                raise _ConditionFailed(error.response.get("Item")) from None
+            raise _dependency_failure(error) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+        return session_from_item(response["Attributes"])
+
+    def _phone_transition(self, transition: Transition, session_id: str, user: PhoneUser, now: float,
+                          condition: str, sets: str, values: Item) -> tuple[Session, bool]:
+        """Returns (session, changed); changed is False for an idempotent repeat."""
+        values = {":sub": {"S": user.sub}, **values}
+        if user.name:
+            sets = ", ".join(filter(None, [sets, "user_name = :name"]))
+            values[":name"] = {"S": user.name}
+        try:
+            return self._transition(session_id, transition, now, condition=condition, sets=sets, values=values), True
+        except _ConditionFailed as failure:
+            return classify_phone_failure(transition, failure.old, user, now), False
+
+    def scan(self, session_id: str, user: PhoneUser, now: float) -> tuple[Session, bool]:
+        return self._phone_transition(SCAN, session_id, user, now, condition="", sets="user_sub = :sub", values={})
+
+    def confirm(self, session_id: str, user: PhoneUser, now: float, redeem_deadline: int) -> tuple[Session, bool]:
+        return self._phone_transition(
+            CONFIRM, session_id, user, now,
+            condition="user_sub = :sub",
+            sets="expires_at = :deadline, auth_time = :now",
+            values={":deadline": {"N": str(redeem_deadline)}},
+        )
+
+    def deny(self, session_id: str, user: PhoneUser, now: float) -> tuple[Session, bool]:
+        # Denying straight from "pending" is allowed and binds the denier.
+        return self._phone_transition(
+            DENY, session_id, user, now,
+            condition="#status = :source0 OR user_sub = :sub",
+            sets="user_sub = :sub",
+            values={},
+        )
+
+    def cancel(self, session_id: str, token_hash: str, now: float) -> Session:
+        try:
+            return self._transition(session_id, CANCEL, now, condition="browser_token_hash = :hash",
+                                    values={":hash": {"S": token_hash}})
+        except _ConditionFailed as failure:
+            old = _owned(failure.old, token_hash)
+            if old is None:
+                raise errors.SessionNotFound() from None
+            raise errors.SessionConflict(f"The session is already {old.effective_status(now).value}.") from None
+
+    def redeem(self, session_id: str, token_hash: str, now: float) -> Session:
+        try:
+            return self._transition(session_id, REDEEM, now, condition="browser_token_hash = :hash",
+                                    sets="redeemed_at = :now", values={":hash": {"S": token_hash}})
+        except _ConditionFailed as failure:
+            check_redeemable(_owned(failure.old, token_hash), now)
+            # The condition failed yet the old image looks redeemable: only a
+            # racing redeem between our read and write can do that.
+            raise errors.InvalidGrant() from None
+
+    # -- WebSocket subscriptions ------------------------------------------
+
+    def attach_connection(self, session_id: str, token_hash: str, connection_id: str) -> Session:
+        """Subscribe a connection; returns the session as it is after the write (the snapshot)."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=session_key(session_id),
+                UpdateExpression="ADD connections :connection SET subscribed = :true, last_write = :write",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND browser_token_hash = :hash"
+                    " AND (attribute_not_exists(connections) OR size(connections) < :max"
+                    " OR contains(connections, :connection_id))"
+                ),
+                ExpressionAttributeValues={
+                    ":connection": {"SS": [connection_id]},
+                    ":connection_id": {"S": connection_id},
+                    ":true": {"BOOL": True},
+                    ":write": {"S": LAST_WRITE_CONNECTION},
+                    ":hash": {"S": token_hash},
+                    ":max": {"N": str(MAX_CONNECTIONS)},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                if _owned(_ConditionFailed(error.response.get("Item")).old, token_hash) is None:
+                    raise errors.SessionNotFound() from None
+                raise errors.InvalidRequest(f"A session takes at most {MAX_CONNECTIONS} connections.") from None
+            raise _dependency_failure(error) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+        return session_from_item(response["Attributes"])
+
+    def detach_connection(self, session_id: str, connection_id: str) -> None:
+        """Forget a connection that API Gateway says is gone (410)."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=session_key(session_id),
+                UpdateExpression="DELETE connections :connection SET last_write = :write",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":connection": {"SS": [connection_id]},
+                    ":write": {"S": LAST_WRITE_CONNECTION},
+                },
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise _dependency_failure(error) from None
+
+
+def _owned(session: Session | None, token_hash: str) -> Session | None:
+    """The session if this browser token owns it; otherwise None (same answer as unknown)."""
+    if session is None or not hmac.compare_digest(session.browser_token_hash, token_hash):
+        return None
+    return session
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

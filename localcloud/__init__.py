@@ -1,0 +1,1 @@
+"""localcloud: the whole qrlogin stack on one machine, driven by template.yaml."""
