@@ -23,7 +23,9 @@ def create_session() -> Response:
     json_object(app, optional=True)  # optional {}; a malformed body is still refused
     settings = get_settings()
     now = time.time()
-    issued = service.issue_session(deps.store(), settings, source_ip=source_ip(app), user_agent=user_agent(app), now=now)
+    issued = service.issue_session(
+        deps.store(), settings, source_ip=source_ip(app), user_agent=user_agent(app), now=now
+    )
     return json_response(201, service.issued_body(issued, settings, svg_for(issued.qr_url), now))
 
 

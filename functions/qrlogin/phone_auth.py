@@ -91,9 +91,10 @@ class JwksCache:
 
     def key(self, kid: str) -> Any:
         now = self.clock()
-        if self._fetched_at is None or now - self._fetched_at > self.lifespan:
-            self._fetch()
-        elif kid not in self._keys and now - (self._fetched_at or 0) > self.cooldown:
+        stale = self._fetched_at is None or now - self._fetched_at > self.lifespan
+        # An unknown kid may be a rotated key: refetch, but not more often than the cooldown.
+        rotated = kid not in self._keys and now - (self._fetched_at or 0) > self.cooldown
+        if stale or rotated:
             self._fetch()
         found = self._keys.get(kid)
         if found is None:
@@ -144,12 +145,14 @@ class IntrospectionPhoneTokenVerifier:
     """RFC 7662 token introspection."""
 
     def __init__(self, url: str, timeout: float = AUTH_TIMEOUT_SECONDS) -> None:
+        if urllib.parse.urlsplit(url).scheme not in ("https", "http", "file"):
+            raise ValueError("INTROSPECTION_URL must be an https (or http/file) URL")
         self.url = url
         self.timeout = timeout
 
     def verify(self, token: str) -> PhoneUser:
         body = urllib.parse.urlencode({"token": token, "token_type_hint": "access_token"}).encode()
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 (scheme checked in __init__)
             self.url,
             data=body,
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},

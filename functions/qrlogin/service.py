@@ -25,7 +25,9 @@ class IssuedSession:
     qr_url: str
 
 
-def issue_session(store: SessionStore, settings: Settings, *, source_ip: str, user_agent: str, now: float) -> IssuedSession:
+def issue_session(
+    store: SessionStore, settings: Settings, *, source_ip: str, user_agent: str, now: float
+) -> IssuedSession:
     if settings.issue_rate_limit_per_minute > 0:
         store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
     browser_token = ids.new_browser_token()

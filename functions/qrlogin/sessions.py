@@ -19,7 +19,7 @@ from typing import Any
 from qrlogin import errors
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     PENDING = "pending"
     SCANNED = "scanned"
     CONFIRMED = "confirmed"

@@ -53,4 +53,4 @@ def push_status(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=push_status, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=push_status, processor=processor, context=context))
