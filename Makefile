@@ -9,14 +9,25 @@ PORT ?= 3000
 HOST ?= 127.0.0.1
 PARAMS ?=
 STAMP := $(VENV)/.installed
+# AWS SAM CLI lives in its own venv: its boto3/cfn-lint pins clash with ours.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: dev test check lint types unit integration browser template load bench clean
+.PHONY: dev test check lint types unit integration browser template load bench clean sam
 
 $(STAMP): requirements-dev.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
+
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $(SAM_STAMP)
+
+sam: $(SAM_STAMP)
 
 dev: $(STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
@@ -26,6 +37,9 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
+
+template: $(STAMP) $(SAM_STAMP)
+	$(PY) -m pytest tests/template
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check functions localcloud tests bench
@@ -39,4 +53,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache build .aws-sam
