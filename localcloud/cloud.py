@@ -1,0 +1,87 @@
+"""moto's server in this process, holding the template's table and signing key.
+
+Server mode (not ``mock_aws``): the handlers, the stream poller and a test
+process all reach the same AWS over real HTTP on loopback, the DynamoDB
+Streams API included.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from localcloud.events import REGION
+from localcloud.template import signing_key_definition, table_definition, table_ttl_attribute
+
+STACK_NAME = "qrlogin-local"
+# moto accepts any credentials; fixed fake ones keep a real AWS account out of reach.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "localcloud",
+    "AWS_SECRET_ACCESS_KEY": "localcloud",
+    "AWS_SESSION_TOKEN": "localcloud",
+}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Physical ids of what the template declares, as moto made them."""
+
+    endpoint: str
+    table_name: str
+    table_arn: str
+    stream_arn: str
+    key_id: str
+    key_arn: str
+
+
+class LocalCloud:
+    def __init__(self, template: dict[str, Any], host: str = "127.0.0.1") -> None:
+        self.template = template
+        self.host = host
+        self._server: ThreadedMotoServer | None = None
+        self.resources: Resources | None = None
+
+    def start(self) -> Resources:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        dynamodb = client("dynamodb", endpoint)
+        table_name = f"{STACK_NAME}-SessionsTable"
+        table = dynamodb.create_table(**table_definition(self.template, table_name))["TableDescription"]
+        dynamodb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"AttributeName": table_ttl_attribute(self.template), "Enabled": True},
+        )
+        key = client("kms", endpoint).create_key(**signing_key_definition(self.template))["KeyMetadata"]
+        self.resources = Resources(
+            endpoint=endpoint,
+            table_name=table_name,
+            table_arn=table["TableArn"],
+            stream_arn=table["LatestStreamArn"],
+            key_id=key["KeyId"],
+            key_arn=key["Arn"],
+        )
+        return self.resources
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client for moto, independent of the process environment."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
