@@ -67,6 +67,7 @@ class LocalStack:
         self.idp = DevIdentityProvider()
         self.faults = Faults()
         self.base_url = ""
+        self.parameters: dict[str, str] = {}
         self.environment: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
         self._poller: StreamPoller | None = None
@@ -77,6 +78,8 @@ class LocalStack:
         listener = socket.create_server((self.host, self.port))
         self.base_url = f"http://{url_host(self.host)}:{listener.getsockname()[1]}"
         try:
+            # Bad parameters fail before anything starts.
+            self.parameters = parameters(self.template, self._local_defaults(), self.overrides)
             resources = await asyncio.get_running_loop().run_in_executor(None, self.cloud.start)
             app = self._assemble(resources)
             self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -90,17 +93,19 @@ class LocalStack:
         self._poller.start()
         return self.base_url
 
-    def _assemble(self, resources: Resources) -> web.Application:
-        template = self.template
-        local_defaults = {
+    def _local_defaults(self) -> dict[str, str]:
+        """Parameter values that differ locally: any origin, and the development identity provider."""
+        return {
             "AllowedOrigins": "*",
             "PhoneJwksUrl": f"{self.base_url}/dev/jwks.json",
             "PhoneJwtIssuer": self.idp.issuer,
             "PhoneJwtAudience": self.idp.audience,
         }
+
+    def _assemble(self, resources: Resources) -> web.Application:
+        template = self.template
         refs, attributes = local_ids(template, resources)
-        resolver = Resolver(template, parameters(template, local_defaults, self.overrides), refs, attributes,
-                            STACK_NAME)
+        resolver = Resolver(template, self.parameters, refs, attributes, STACK_NAME)
         self.environment = {**function_environment(template, resolver, self.base_url), **local_environment(resources)}
         self.runtime.start(self.environment)
 
