@@ -167,3 +167,9 @@ class Clients:
 def clients(stack: StackProcess) -> Callable[[], Clients]:
     """``async with clients() as api: ...`` against the shared stack."""
     return lambda: Clients(stack.base_url)
+
+
+@pytest.fixture
+def clients_for() -> type[Clients]:
+    """``async with clients_for(base_url) as api: ...`` against a stack of the test's own."""
+    return Clients
