@@ -7,10 +7,11 @@
   because the template gives every function the same variables (all of them
   come from Globals).  ``function_environment`` checks it and refuses to start
   otherwise, rather than run a function with another function's settings.
-- One warm container per function: invocations of the same function never
-  overlap (Powertools' resolver and batch processor keep per-invocation state
-  on module-level objects, as Lambda's one-event-at-a-time model allows);
-  different functions run in parallel on a thread pool, off the event loop.
+- One warm container per function: a single worker thread each, so
+  invocations of one function queue and never overlap (Powertools' resolver
+  and batch processor keep per-invocation state on module-level objects, as
+  Lambda's one-event-at-a-time model allows), while different functions run
+  in parallel, all off the event loop.
 - One log line per invocation on stdout: function, route, status, milliseconds.
   Function timeouts are reported through the context but not enforced.
 """
@@ -85,15 +86,16 @@ class Function:
     handler: Callable[[Any, Any], Any]
     timeout_s: float
     memory_mb: int
-    container: threading.Lock = field(default_factory=threading.Lock)
+    worker: ThreadPoolExecutor
+    # Also held by callers that invoke from their own thread (the stream poller).
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Runtime:
-    def __init__(self, template: dict[str, Any], workers: int = 8) -> None:
+    def __init__(self, template: dict[str, Any]) -> None:
         self.template = template
         self.functions: dict[str, Function] = {}
         self.after_invocation: list[Callable[[], None]] = []
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
         self._output = threading.Lock()
 
     def start(self, environment: dict[str, str]) -> None:
@@ -108,21 +110,23 @@ class Runtime:
             module_name, attribute = props["Handler"].rsplit(".", 1)
             handler = getattr(importlib.import_module(module_name), attribute)
             self.functions[name] = Function(name, handler, float(props.get("Timeout", 3)),
-                                            int(props.get("MemorySize", 128)))
+                                            int(props.get("MemorySize", 128)),
+                                            ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
         from qrlogin import deps
 
         deps.reset()
 
     def stop(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for function in self.functions.values():
+            function.worker.shutdown(wait=True, cancel_futures=True)
 
     async def invoke(self, function_name: str, event: Any, label: str) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.invoke_sync, function_name, event, label)
+        worker = self.functions[function_name].worker
+        return await asyncio.get_running_loop().run_in_executor(worker, self.invoke_sync, function_name, event, label)
 
     def invoke_sync(self, function_name: str, event: Any, label: str) -> Any:
         function = self.functions[function_name]
-        with function.container:
+        with function.busy:
             started = time.perf_counter()
             try:
                 result = function.handler(event, LambdaContext(function.name, function.memory_mb, function.timeout_s))
