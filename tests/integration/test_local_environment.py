@@ -1,0 +1,74 @@
+"""How the local stack turns template.yaml into the handlers' environment (no stack started)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from localcloud.cloud import Resources
+from localcloud.resolve import Resolver, UnresolvableValue, localize_url, parameters
+from localcloud.runtime import function_environment
+from localcloud.stack import local_ids
+from localcloud.template import load_template
+from qrlogin.config import ENVIRONMENT_VARIABLES, Settings
+
+pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template()
+BASE_URL = "http://127.0.0.1:3999"
+RESOURCES = Resources(
+    endpoint="http://127.0.0.1:4566", table_name="local-table",
+    table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table",
+    stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table/stream/2026-01-01T00:00:00.000",
+    key_id="key-1", key_arn="arn:aws:kms:us-east-1:123456789012:key/key-1",
+)
+LOCAL_DEFAULTS = {"AllowedOrigins": "*", "PhoneJwksUrl": f"{BASE_URL}/dev/jwks.json"}
+
+
+def resolver(template=TEMPLATE, **overrides: str) -> Resolver:
+    refs, attributes = local_ids(template, RESOURCES)
+    return Resolver(template, parameters(template, LOCAL_DEFAULTS, overrides), refs, attributes, "qrlogin-local")
+
+
+def test_every_setting_resolves_to_a_local_value():
+    # When the template's function environment is resolved for the local stack
+    environment = function_environment(TEMPLATE, resolver(SessionTtlSeconds="3"), BASE_URL)
+
+    # Then every variable the code reads is there, pointing at local things
+    assert set(ENVIRONMENT_VARIABLES) <= set(environment)
+    settings = Settings.from_env(environment)
+    assert settings.table_name == "local-table"
+    assert settings.signing_key_id == RESOURCES.key_arn
+    assert settings.websocket_url == "ws://127.0.0.1:3999/live"
+    assert settings.connections_url == "http://127.0.0.1:3999/live"
+    assert settings.session_ttl_seconds == 3
+    assert settings.allowed_origins == ("*",)
+
+
+def test_functions_with_differing_environments_are_refused():
+    # Given a template where one function sets a variable of its own
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["ConfirmFunction"]["Properties"]["Environment"] = {"Variables": {"TABLE_NAME": "other"}}
+
+    # Then the local stack refuses to share one environment between them
+    with pytest.raises(RuntimeError, match="TABLE_NAME"):
+        function_environment(template, resolver(template), BASE_URL)
+
+
+def test_parameters_are_checked_as_cloudformation_would():
+    with pytest.raises(UnresolvableValue, match="unknown parameter"):
+        parameters(TEMPLATE, LOCAL_DEFAULTS, {"NoSuchThing": "1"})
+    with pytest.raises(UnresolvableValue, match="SessionTtlSeconds"):
+        parameters(TEMPLATE, LOCAL_DEFAULTS, {"SessionTtlSeconds": "0"})
+    with pytest.raises(UnresolvableValue, match="PhoneAuthMode"):
+        parameters(TEMPLATE, LOCAL_DEFAULTS, {"PhoneAuthMode": "magic"})
+    with pytest.raises(UnresolvableValue, match="AllowedOrigins"):
+        parameters(TEMPLATE, {}, {})  # no default in the template: it must be given
+
+
+def test_only_api_gateway_urls_are_localized():
+    assert localize_url("wss://abc123.execute-api.eu-west-1.amazonaws.com/live", BASE_URL) == "ws://127.0.0.1:3999/live"
+    assert localize_url("https://abc123.execute-api.us-east-1.amazonaws.com/live", BASE_URL) == \
+        "http://127.0.0.1:3999/live"
+    assert localize_url("https://login.example.com/q/{session_id}", BASE_URL) == "https://login.example.com/q/{session_id}"
