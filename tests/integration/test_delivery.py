@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.cloud import client
+from localcloud.template import load_template
 
 pytestmark = pytest.mark.integration
 
@@ -120,5 +121,43 @@ def test_a_failed_push_is_reported_as_a_partial_batch_failure_and_retried(client
                 return any(partial.match(line) for line in stack.output())
 
             await api.wait_until(partial_failure_logged, lambda: "\n".join(stack.output()[-12:]))
+
+    run(scenario())
+
+
+def test_a_push_that_keeps_failing_is_dropped_after_the_templates_retries_and_the_stream_moves_on(
+        clients, run, stack):
+    mapping = load_template()["Resources"]["NotifierStreamMapping"]["Properties"]
+
+    async def scenario():
+        async with clients() as api:
+            # Given a subscribed socket whose pushes always fail with 500
+            stuck = await api.create()
+            stuck_socket = await api.socket()
+            await api.subscribe(stuck_socket, stuck)
+            failing = await connection_of(api, stuck)
+            await api.request("POST", "/dev/faults", body={"connection_id": failing, "status": 500, "times": 10_000})
+            already = len(stack.output())
+
+            # When its session changes
+            await api.phone("scan", stuck, await api.phone_token("ines", "Ines"))
+
+            # Then the notifier is invoked once plus MaximumRetryAttempts times, and the record is dropped
+            def since_start() -> list[str]:
+                return stack.output()[already:]
+
+            async def dropped() -> bool:
+                return any(line.startswith("NotifierFunction dropped 1 stream record(s)") for line in since_start())
+
+            await api.wait_until(dropped, lambda: "\n".join(since_start()))
+            failed = [line for line in since_start() if line.startswith("NotifierFunction stream 1 record error")]
+            assert len(failed) == 1 + mapping["MaximumRetryAttempts"]
+
+            # And the stream is not stuck: the next change of another session is pushed
+            other = await api.create()
+            other_socket = await api.socket()
+            await api.subscribe(other_socket, other)
+            await api.phone("scan", other, await api.phone_token("jack", "Jack"))
+            assert (await api.next_status(other_socket, other, "scanned"))["user"] == "Jack"
 
     run(scenario())
