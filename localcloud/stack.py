@@ -82,6 +82,8 @@ class LocalStack:
             self.parameters = parameters(self.template, self._local_defaults(), self.overrides)
             resources = await asyncio.get_running_loop().run_in_executor(None, self.cloud.start)
             app = self._assemble(resources)
+            assert self._poller is not None
+            self._poller.start()  # LATEST is taken now: before the first request can write
             self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await self._runner.setup()
             await web.SockSite(self._runner, listener).start()
@@ -89,8 +91,6 @@ class LocalStack:
             listener.close()
             await self.stop()
             raise
-        assert self._poller is not None
-        self._poller.start()
         return self.base_url
 
     def _local_defaults(self) -> dict[str, str]:
