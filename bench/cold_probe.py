@@ -19,7 +19,7 @@ def _first_aws_call(*args: object, **kwargs: object) -> None:
     os._exit(0)  # skip teardown: the measurement ends here
 
 
-botocore.endpoint.Endpoint._send = _first_aws_call  # type: ignore[method-assign]
+botocore.endpoint.Endpoint._send = _first_aws_call  # type: ignore[method-assign,unused-ignore]
 
 
 class Context:

@@ -40,7 +40,7 @@ def _requirements(path: Path) -> list[str]:
     return names
 
 
-def closure(names: list[str], exclude: set[str] = frozenset()) -> list[metadata.Distribution]:
+def closure(names: list[str], exclude: frozenset[str] = frozenset()) -> list[metadata.Distribution]:
     """The installed distributions ``names`` need (extras not taken, markers evaluated)."""
     seen: dict[str, metadata.Distribution] = {}
     todo = list(names)
@@ -79,8 +79,8 @@ def _install(dists: list[metadata.Distribution], target: Path, *, bytecode: bool
                 _link(source, target / file)
 
 
-def _runtime_names() -> set[str]:
-    return {d.metadata["Name"].lower().replace("_", "-") for d in closure(RUNTIME_DISTRIBUTIONS)}
+def _runtime_names() -> frozenset[str]:
+    return frozenset(d.metadata["Name"].lower().replace("_", "-") for d in closure(RUNTIME_DISTRIBUTIONS))
 
 
 def build(directory: Path, *, bytecode: bool) -> str:

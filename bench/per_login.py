@@ -1,0 +1,410 @@
+"""Per-login resource use, counted during complete logins, and what a million logins cost.
+
+Each login runs every step a real one takes, in-process against moto
+(``mock_aws``), through the handlers named in template.yaml with real event
+shapes: the browser's POST /sessions, WebSocket $connect and subscribe; the
+phone's scan and confirm; the stream notifier fed with the records moto's
+DynamoDB stream really produced that pass the template's FilterCriteria
+(``localcloud.filters``), one invocation per step as at human pace; the
+browser's redeem and $disconnect.
+
+Counted, not estimated: AWS calls and DynamoDB units (``bench.recorder``),
+invocations per function, HTTP requests, WebSocket messages in and out, and
+the bytes each invocation writes to its log.  Assumed, and said so in the
+output: how long a login keeps its WebSocket open (billed per started
+minute), the latency of each AWS call on AWS (moto answers in-process), and
+Lambda's CPU share at the configured memory (1 vCPU at 1,769 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from bench import pricing
+from bench.environment import (
+    FUNCTION_NAMES,
+    TEMPLATE,
+    context,
+    handler,
+    http_request_event,
+    identity_provider,
+    mocked_aws,
+    ws_event,
+)
+from bench.recorder import Call, Recorder, installed
+from localcloud.events import new_connection_id, stream_record
+from localcloud.filters import record_matches
+from localcloud.poller import stream_mapping
+from localcloud.template import functions
+
+LOGINS = int(os.environ.get("BENCH_LOGINS", "30"))
+WARMUP = 2  # the first logins pay imports and client creation; their timings are left out
+# moto serves the Management API on execute-api hosts, as API Gateway does.
+CONNECTIONS_URL = "https://b3nchws001.execute-api.us-east-1.amazonaws.com/live"
+MOTO_ACCOUNT = "123456789012"
+
+# -- assumptions (not measurable here) ---------------------------------------
+# A browser keeps its socket from showing the QR to redeeming: a scan and a tap,
+# well under a minute; API Gateway bills connection time per started minute.
+CONNECTION_MINUTES_PER_LOGIN = 1
+# p50 latency of each call on AWS, in-region over a kept-alive connection; moto
+# answers in-process, so these replace the time moto took in the duration figures.
+AWS_CALL_MS = {"dynamodb": 5.0, "kms": 10.0, "apigatewaymanagementapi": 20.0}
+# Lambda allocates CPU in proportion to memory: one vCPU at 1,769 MB.
+FULL_VCPU_MB = 1769
+# CloudWatch Logs counts 26 bytes of overhead per log event (one line = one event).
+LOG_EVENT_OVERHEAD = 26
+WS_MESSAGE_UNIT = 32 * 1024
+HTTP_REQUEST_UNIT = 512 * 1024
+
+
+@dataclass
+class Invocation:
+    function: str  # short name, as in FUNCTION_NAMES
+    route: str
+    wall_ms: float
+    cpu_ms: float
+    calls: list[Call]
+    log_bytes: int
+    log_lines: int
+    response: Any = None
+    log_kinds: Counter[str] = field(default_factory=Counter)  # billable bytes by kind of line
+
+    @property
+    def aws_ms(self) -> float:
+        """Time inside botocore calls (moto) and the recorder's sizing: not the handler's own."""
+        return sum(c.seconds + c.overhead_seconds for c in self.calls) * 1000
+
+
+@dataclass
+class Login:
+    invocations: list[Invocation] = field(default_factory=list)
+    http_requests: int = 0
+    http_units: int = 0
+    ws_in: int = 0
+    ws_out: int = 0
+    ws_units: int = 0
+
+
+@contextmanager
+def captured_output() -> Iterator[list[bytes]]:
+    """What the block writes to file descriptors 1 and 2 (where Lambda collects logs)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    captured: list[bytes] = []
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.append(sink.read())
+
+
+_SHORT = {logical: short for short, logical in FUNCTION_NAMES.items()}
+
+
+class LoginDriver:
+    """Drives complete logins through the handlers and records what each step costs."""
+
+    def __init__(self, recorder: Recorder, streams: Any, stream_arn: str, phone_token: str) -> None:
+        self.recorder = recorder
+        self.streams = streams
+        self.stream_arn = stream_arn
+        self.phone_token = phone_token
+        self.mapping = stream_mapping(TEMPLATE, "SessionsTable")
+        description = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]
+        self.iterators = {
+            shard["ShardId"]: streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                                         ShardIteratorType="LATEST")["ShardIterator"]
+            for shard in description["Shards"]
+        }
+        self.login = Login()
+
+    def invoke(self, logical_id: str, event: dict[str, Any], route: str) -> Any:
+        function = handler(logical_id)
+        with captured_output() as output, self.recorder.recording() as calls:
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            response = function(event, context(logical_id))
+            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        log = output[0]
+        invocation = Invocation(_SHORT[logical_id], route, wall * 1000, cpu * 1000, calls,
+                                len(log), log.count(b"\n"), response)
+        for line in log.splitlines():
+            kind = "metrics (EMF)" if line.startswith(b'{"_aws"') else (
+                "application log" if line.startswith(b'{"level"') else "other output")
+            invocation.log_kinds[kind] += len(line) + 1 + LOG_EVENT_OVERHEAD
+        invocation.log_kinds["Lambda START/END/REPORT"] += platform_log_bytes(invocation)
+        self.login.invocations.append(invocation)
+        return response
+
+    def http(self, method: str, path: str, *, token: str | None = None) -> tuple[int, Any]:
+        logical_id, event = http_request_event(method, path, token=token)
+        response = self.invoke(logical_id, event, f"{method} {event['routeKey'].split(' ', 1)[1]}")
+        self.login.http_requests += 1
+        self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
+        body = response.get("body")
+        return response["statusCode"], json.loads(body) if body else None
+
+    def ws(self, route_key: str, connection_id: str, body: Any = None) -> Any:
+        event = ws_event(route_key, connection_id, body)
+        response = self.invoke("WebSocketFunction", event, route_key)
+        if route_key not in ("$connect", "$disconnect"):
+            self.login.ws_in += 1
+            self.login.ws_units += max(1, math.ceil(len(event.get("body") or "") / WS_MESSAGE_UNIT))
+            if response.get("body"):  # a route response: one message back on the same socket
+                self.login.ws_out += 1
+                self.login.ws_units += max(1, math.ceil(len(response["body"]) / WS_MESSAGE_UNIT))
+        return response
+
+    def deliver_stream(self) -> None:
+        """What the event source mapping does after a step: read, filter, invoke with what passes."""
+        passing = []
+        with self.recorder.paused():
+            for shard_id, iterator in list(self.iterators.items()):
+                response = self.streams.get_records(ShardIterator=iterator)
+                self.iterators[shard_id] = response["NextShardIterator"]
+                records = [stream_record(raw, self.stream_arn) for raw in response["Records"]]
+                passing += [r for r in records if record_matches(self.mapping.filter_criteria, r)]
+        for start in range(0, len(passing), self.mapping.batch_size):
+            batch = passing[start:start + self.mapping.batch_size]
+            self.invoke(self.mapping.function_name, {"Records": batch}, "stream")
+            for call in self.login.invocations[-1].calls:
+                if call.operation == "PostToConnection":  # a push: one message out
+                    self.login.ws_out += 1
+                    self.login.ws_units += max(1, math.ceil(call.payload_bytes / WS_MESSAGE_UNIT))
+
+    def run_login(self) -> Login:
+        self.login = Login()
+        status, issued = self.http("POST", "/sessions")
+        assert status == 201, issued
+        session_id, browser_token = issued["session_id"], issued["browser_token"]
+        connection_id = new_connection_id()
+        assert self.ws("$connect", connection_id)["statusCode"] == 200
+        snapshot = self.ws("subscribe", connection_id,
+                           {"action": "subscribe", "session_id": session_id, "browser_token": browser_token})
+        assert json.loads(snapshot["body"])["status"] == "pending", snapshot
+        self.deliver_stream()
+        for step in ("scan", "confirm"):
+            status, body = self.http("POST", f"/sessions/{session_id}/{step}", token=self.phone_token)
+            assert status == 200, body
+            self.deliver_stream()
+        status, token = self.http("POST", f"/sessions/{session_id}/token", token=browser_token)
+        assert status == 200 and token["id_token"], token
+        self.deliver_stream()
+        self.ws("$disconnect", connection_id)
+        self._check_pushes(connection_id, session_id)
+        return self.login
+
+    def _check_pushes(self, connection_id: str, session_id: str) -> None:
+        from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+
+        connections = apigatewaymanagementapi_backends[MOTO_ACCOUNT]["us-east-1"].connections
+        # moto keys a connection by its id as it appears in the URL path, percent-encoded.
+        received = connections[quote(connection_id, safe="")].data
+        for status in ("scanned", "confirmed"):
+            assert f'"status":"{status}"'.encode() in received, f"the browser never got {status}: {received!r}"
+
+
+def run_logins(count: int = LOGINS, *, size_items: bool = True) -> list[Login]:
+    """Complete logins; ``size_items`` reads each written item before and after (for write units)."""
+    with identity_provider() as (idp, env):
+        env = {**env, "CONNECTIONS_URL": CONNECTIONS_URL, "POWERTOOLS_LOG_LEVEL": "INFO"}
+        with mocked_aws(env) as aws:
+            import boto3
+
+            table = aws["dynamodb"].describe_table(TableName=env["TABLE_NAME"])["Table"]
+            # botocore now derives an account-based streams host from the ARN; moto answers the classic one.
+            streams = boto3.client("dynamodbstreams", region_name="us-east-1",
+                                   endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+            recorder = Recorder(sizer=aws["dynamodb"] if size_items else None)
+            with installed(recorder):
+                driver = LoginDriver(recorder, streams, table["LatestStreamArn"], idp.mint("alice", "Alice"))
+                return [driver.run_login() for _ in range(count)]
+
+
+# -- figures -------------------------------------------------------------------
+
+
+def _memory_mb(short_name: str) -> int:
+    return int(functions(TEMPLATE)[FUNCTION_NAMES[short_name]].get("MemorySize", 128))
+
+
+def billed_ms(invocation: Invocation, memory_mb: int | None = None) -> float:
+    """Duration on AWS: our own compute scaled to the memory's CPU share, plus each call's assumed latency."""
+    own = max(0.0, invocation.wall_ms - invocation.aws_ms)
+    scale = max(1.0, FULL_VCPU_MB / (memory_mb or _memory_mb(invocation.function)))
+    return math.ceil(own * scale + sum(AWS_CALL_MS.get(c.service, 10.0) for c in invocation.calls))
+
+
+def platform_log_bytes(invocation: Invocation) -> int:
+    """Lambda's own START / END / REPORT lines (text format), as it writes them."""
+    request_id = "8c5e1d2a-3f4b-4c6d-9e8f-0a1b2c3d4e5f"
+    lines = [
+        f"START RequestId: {request_id} Version: $LATEST\n",
+        f"END RequestId: {request_id}\n",
+        f"REPORT RequestId: {request_id}\tDuration: {billed_ms(invocation):.2f} ms\tBilled Duration: "
+        f"{billed_ms(invocation):.0f} ms\tMemory Size: {_memory_mb(invocation.function)} MB\tMax Memory Used: "
+        f"90 MB\t\n",
+    ]
+    return sum(len(line) + LOG_EVENT_OVERHEAD for line in lines)
+
+
+def summarize(logins: list[Login]) -> dict[str, Any]:
+    counted = logins[WARMUP:] or logins
+    n = len(counted)
+    calls = [c for login in counted for i in login.invocations for c in i.calls]
+    invocations = [i for login in counted for i in login.invocations]
+    per_function = Counter(i.function for i in invocations)
+    operations = Counter(f"{c.service}:{c.operation}" for c in calls)
+    notifier = [i for i in invocations if i.function == "notifier"]
+    log_kinds: Counter[str] = Counter()
+    for i in invocations:
+        log_kinds.update(i.log_kinds)
+    log_bytes = sum(log_kinds.values())
+    durations: dict[str, list[float]] = defaultdict(list)
+    for i in invocations:
+        durations[i.function].append(billed_ms(i))
+    gb_seconds = sum(billed_ms(i) / 1000 * _memory_mb(i.function) / 1024 for i in invocations) / n
+    # What the duration line would be if every function had one MemorySize.
+    duration_usd_by_memory = {
+        memory: sum(billed_ms(i, memory) / 1000 * memory / 1024 for i in invocations) / n
+        * pricing.LAMBDA_GB_SECOND_ARM.usd * 1e6
+        for memory in (128, 256, 512, 1024)
+    }
+    return {
+        "logins": n,
+        "write_units": sum(c.write_units for c in calls) / n,
+        "read_units": sum(c.read_units for c in calls) / n,
+        "strongly_consistent_reads": sum(c.strongly_consistent for c in calls) / n,
+        "invocations": {f: per_function[f] / n for f in FUNCTION_NAMES},
+        "http_requests": sum(login.http_requests for login in counted) / n,
+        "http_units": sum(login.http_units for login in counted) / n,
+        "ws_messages_in": sum(login.ws_in for login in counted) / n,
+        "ws_messages_out": sum(login.ws_out for login in counted) / n,
+        "ws_units": sum(login.ws_units for login in counted) / n,
+        "operations": {op: k / n for op, k in sorted(operations.items())},
+        "kms_sign": operations["kms:Sign"] / n,
+        "kms_other": sum(k for op, k in operations.items() if op.startswith("kms:") and op != "kms:Sign") / n,
+        "empty_notifier_invocations": sum(
+            1 for i in notifier if not any(c.operation == "PostToConnection" for c in i.calls)),
+        "log_bytes": log_bytes / n,
+        "log_bytes_by_kind": {kind: round(b / n) for kind, b in log_kinds.most_common()},
+        "gb_seconds": gb_seconds,
+        "billed_ms_p50": {f: statistics.median(v) for f, v in durations.items()},
+        "duration_usd_per_million_by_memory": {m: round(v, 2) for m, v in duration_usd_by_memory.items()},
+    }
+
+
+def costs(s: dict[str, Any], signing: str = "kms_ecc") -> dict[str, float]:
+    """USD per login, line by line; ``signing`` picks the id_token signing option."""
+    line = {
+        "Lambda requests": sum(s["invocations"].values()) * pricing.LAMBDA_REQUEST.usd,
+        "Lambda duration (arm64)": s["gb_seconds"] * pricing.LAMBDA_GB_SECOND_ARM.usd,
+        "HTTP API requests": s["http_units"] * pricing.HTTP_API_REQUEST.usd,
+        "WebSocket messages": s["ws_units"] * pricing.WEBSOCKET_MESSAGE.usd,
+        "WebSocket connection minutes": CONNECTION_MINUTES_PER_LOGIN * pricing.WEBSOCKET_CONNECTION_MINUTE.usd,
+        "DynamoDB writes": s["write_units"] * pricing.DYNAMODB_WRITE_UNIT.usd,
+        "DynamoDB reads": s["read_units"] * pricing.DYNAMODB_READ_UNIT.usd,
+        "CloudWatch Logs ingestion": s["log_bytes"] / 1e9 * pricing.LOGS_INGESTED_GB.usd,
+    }
+    signs = s["kms_sign"]
+    if signing == "kms_ecc":
+        line["KMS Sign (ECC P-256)"] = signs * pricing.KMS_ASYMMETRIC_REQUEST.usd
+    elif signing == "kms_rsa_2048":
+        line["KMS Sign (RSA 2048)"] = signs * pricing.KMS_RSA_2048_REQUEST.usd
+    elif signing == "in_process_key":
+        # One KMS Decrypt of the wrapped key per new container; containers are
+        # reused across thousands of logins, so this rounds to nothing per login.
+        line["KMS Decrypt per container (~0 per login)"] = 0.0
+    else:
+        raise ValueError(signing)
+    return line
+
+
+SIGNING_OPTIONS = {
+    "kms_ecc": "(a) KMS ECC_NIST_P256 Sign per login (current; key never leaves KMS)",
+    "kms_rsa_2048": "(c) KMS RSA_2048 Sign per login (RS256; key never leaves KMS)",
+    "in_process_key": "(b) KMS-wrapped EC key, decrypted once per container, signs in process",
+}
+
+
+def run() -> dict[str, Any]:
+    s = summarize(run_logins())
+    per_million = {option: round(sum(costs(s, option).values()) * 1e6, 2) for option in SIGNING_OPTIONS}
+    breakdown = {name: round(usd * 1e6, 2) for name, usd in costs(s).items()}
+    invocations = sum(s["invocations"].values())
+    how = f"counted by a botocore recorder over {s['logins']} complete in-process logins (moto), per login"
+    rows: list[tuple[str, Any, str]] = [
+        ("DynamoDB write units / login", s["write_units"], how + "; 1 per started KB of max(before, after); <= 6"),
+        ("DynamoDB read units / login", s["read_units"], "eventually consistent GetItem: 0.5 per started 4 KB"),
+        ("strongly consistent reads / login", s["strongly_consistent_reads"], "ConsistentRead=True calls; must be 0"),
+        ("Lambda invocations / login", invocations,
+         ", ".join(f"{f} {v:g}" for f, v in s["invocations"].items()) + "; notifier after FilterCriteria; <= 9"),
+        ("notifier invocations sending nothing", s["empty_notifier_invocations"], "must be 0"),
+        ("HTTP API requests / login", s["http_requests"], "POST /sessions, scan, confirm, token; <= 4"),
+        ("WebSocket messages / login", s["ws_messages_in"] + s["ws_messages_out"],
+         f"in {s['ws_messages_in']:g} (subscribe), out {s['ws_messages_out']:g} (snapshot + pushes); <= 5"),
+        ("WebSocket connection-minutes / login", CONNECTION_MINUTES_PER_LOGIN,
+         "assumed: QR shown to redeem < 1 min, billed per started minute"),
+        ("KMS requests / login", s["kms_sign"] + s["kms_other"], "Sign per redeem (GetPublicKey: once per container)"),
+        ("log bytes / login", round(s["log_bytes"]), "captured stdout/stderr + Lambda START/END/REPORT, +26 B/event: "
+         + ", ".join(f"{kind} {b}" for kind, b in s["log_bytes_by_kind"].items())),
+        ("Lambda GB-s / login", round(s["gb_seconds"], 5),
+         "own CPU here x 1769/MemorySize + assumed AWS call latency " + json.dumps(AWS_CALL_MS)),
+    ]
+    by_memory = ", ".join(f"{m} MB ${usd:.2f}" for m, usd in s["duration_usd_per_million_by_memory"].items())
+    rows.append(("Lambda duration $/M by MemorySize", by_memory, "same model, every function at that size"))
+    rows += [(f"  $/M logins: {name}", usd, "") for name, usd in breakdown.items()]
+    rows += [(f"$/M logins, signing {option}", usd, SIGNING_OPTIONS[option]) for option, usd in per_million.items()]
+    return {
+        "write_units_per_login": s["write_units"],
+        "read_units_per_login": s["read_units"],
+        "strongly_consistent_reads_per_login": s["strongly_consistent_reads"],
+        "invocations_per_login": invocations,
+        "invocations_per_login_by_function": s["invocations"],
+        "empty_notifier_invocations": s["empty_notifier_invocations"],
+        "http_requests_per_login": s["http_requests"],
+        "websocket_messages_per_login": {"in": s["ws_messages_in"], "out": s["ws_messages_out"]},
+        "websocket_connection_minutes_per_login": CONNECTION_MINUTES_PER_LOGIN,
+        "kms_requests_per_login": s["kms_sign"] + s["kms_other"],
+        "aws_operations_per_login": s["operations"],
+        "log_bytes_per_login": round(s["log_bytes"]),
+        "log_bytes_per_login_by_kind": s["log_bytes_by_kind"],
+        "lambda_billed_ms_p50": {f: v for f, v in s["billed_ms_p50"].items()},
+        "lambda_duration_usd_per_million_by_memory_mb": s["duration_usd_per_million_by_memory"],
+        "cost_per_million_logins_usd": per_million["kms_ecc"],
+        "cost_per_million_logins_breakdown_usd": breakdown,
+        "cost_per_million_logins_by_signing_usd": per_million,
+        "prices": {name: {"usd": p.usd, "per": p.per, "source": p.source}
+                   for name, p in vars(pricing).items() if isinstance(p, pricing.Price)},
+        "prices_as_of": pricing.PRICES_AS_OF,
+        "how": {
+            "write_units_per_login": how,
+            "read_units_per_login": how,
+            "invocations_per_login": how + "; stream invocations after the template's FilterCriteria",
+            "cost_per_million_logins_usd": f"the counts above x us-east-1 list prices ({pricing.PRICES_AS_OF}, "
+                                           "bench/pricing.py), current signing design (KMS ECC)",
+        },
+        "rows": rows,
+    }
