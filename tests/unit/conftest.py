@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,25 @@ TEMPLATE = load_template()
 TABLE_NAME = "qrlogin-unit-sessions"
 ROUTES = http_routes(TEMPLATE)
 FUNCTIONS = functions(TEMPLATE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_model_loader() -> Iterator[None]:
+    """Every botocore session of the tier shares one model loader.
+
+    mock_aws resets boto3's default session and the handlers make a session per
+    client, so each test would parse the DynamoDB and KMS service models again
+    (about 0.15 s a client).  The models are read-only data; sharing their
+    loader changes nothing else about how clients are made.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    loader = botocore.loaders.create_loader()
+    original = botocore.session.create_loader
+    botocore.session.create_loader = lambda *args, **kwargs: loader
+    yield
+    botocore.session.create_loader = original
 
 
 @pytest.fixture
@@ -108,7 +128,7 @@ class Api:
     def http(self, method: str, path: str, *, token: str | None = None, body: Any = None,
              headers: dict[str, str] | None = None, source_ip: str = "198.51.100.7",
              raw_body: bytes | None = None) -> HttpResult:
-        for route_method, template, function_name in ROUTES:
+        for route_method, template, function_name in ROUTES:  # noqa: B007 (used after the loop)
             params = _match(template, path)
             if route_method == method and params is not None:
                 break
@@ -164,3 +184,104 @@ def issue(api):
         return Login(result.body["session_id"], result.body["browser_token"], result.body)
 
     return make
+
+
+# -- time, items and flows (added for the unit tier's contract tests) ----------
+
+# The modules whose ``time.time()`` is "now" for the contract: every handler.
+HANDLER_MODULES = ("issue.app", "confirm.app", "status.app", "status.websocket", "status.notifier")
+
+
+class Clock:
+    """A wall clock that stands still until told to move.
+
+    Expiry is decided by time, never by TTL deletion (moto never deletes), so
+    tests move this clock past ``expires_at`` instead of sleeping.
+    """
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)  # monotonic, sleep, ...: the real ones
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Freezes the handlers' clock 15 s into the current minute (rate windows are whole minutes)."""
+    frozen = Clock(float(int(time.time()) // 60 * 60 + 15))
+    for name in HANDLER_MODULES:
+        monkeypatch.setattr(importlib.import_module(name), "time", frozen)
+    return frozen
+
+
+@pytest.fixture
+def read_item(aws):
+    """The raw DynamoDB item of a session (strongly consistent), or None."""
+
+    def read(session_id: str) -> dict[str, Any] | None:
+        response = aws["dynamodb"].get_item(TableName=TABLE_NAME, Key={"pk": {"S": f"session#{session_id}"}},
+                                            ConsistentRead=True)
+        return response.get("Item")
+
+    return read
+
+
+class Flow:
+    """The contract's calls on a session, by its browser and by phone users (alice, bob)."""
+
+    def __init__(self, api: Api, idp: DevIdentityProvider) -> None:
+        self.api = api
+        self.tokens = {"alice": idp.mint("alice", "Alice"), "bob": idp.mint("bob", "Bob")}
+
+    def issue(self, **kwargs: Any) -> Login:
+        result = self.api.http("POST", "/sessions", **kwargs)
+        assert result.status == 201, result.body
+        return Login(result.body["session_id"], result.body["browser_token"], result.body)
+
+    def phone(self, action: str, login: Login, who: str = "alice", **kwargs: Any) -> HttpResult:
+        return self.api.http("POST", f"/sessions/{login.session_id}/{action}", token=self.tokens[who], **kwargs)
+
+    def scan(self, login: Login, who: str = "alice", **kwargs: Any) -> HttpResult:
+        return self.phone("scan", login, who, **kwargs)
+
+    def confirm(self, login: Login, who: str = "alice") -> HttpResult:
+        return self.phone("confirm", login, who)
+
+    def deny(self, login: Login, who: str = "alice") -> HttpResult:
+        return self.phone("deny", login, who)
+
+    def status(self, login: Login) -> HttpResult:
+        return self.api.http("GET", f"/sessions/{login.session_id}", token=login.browser_token)
+
+    def redeem(self, login: Login) -> HttpResult:
+        return self.api.http("POST", f"/sessions/{login.session_id}/token", token=login.browser_token)
+
+    def cancel(self, login: Login) -> HttpResult:
+        return self.api.http("DELETE", f"/sessions/{login.session_id}", token=login.browser_token)
+
+    def act(self, action: str, login: Login) -> HttpResult:
+        """``scan:alice``, ``confirm:bob``, ``cancel``, ``redeem`` ...: one call by name."""
+        name, _, who = action.partition(":")
+        if name in ("scan", "confirm", "deny"):
+            return self.phone(name, login, who or "alice")
+        return {"cancel": self.cancel, "redeem": self.redeem, "status": self.status}[name](login)
+
+    def drive(self, *steps: str, **issue_kwargs: Any) -> Login:
+        """A new session taken through ``steps`` (each must succeed)."""
+        login = self.issue(**issue_kwargs)
+        for step in steps:
+            result = self.act(step, login)
+            assert result.status in (200, 204), (step, result.body)
+        return login
+
+
+@pytest.fixture
+def flow(api, idp) -> Flow:
+    return Flow(api, idp)
