@@ -113,10 +113,11 @@ def classify_phone_failure(transition: Transition, old: Session | None, user: Ph
     """
     if old is None:
         raise errors.SessionNotFound()
-    if old.status in transition.done and old.user_sub == user.sub:
-        return old
+    # Expiry first: a repeat after expires_at is 410 like any other call, not a 200.
     if old.effective_status(now) is Status.EXPIRED:
         raise errors.SessionExpired()
+    if old.status in transition.done and old.user_sub == user.sub:
+        return old
     if old.user_sub is not None and old.user_sub != user.sub:
         raise errors.SessionConflict("The session was scanned by another user.")
     raise errors.SessionConflict(
