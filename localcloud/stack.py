@@ -94,9 +94,11 @@ class LocalStack:
         return self.base_url
 
     def _local_defaults(self) -> dict[str, str]:
-        """Parameter values that differ locally: any origin, and the development identity provider."""
+        """Parameter values that differ locally: any origin, the development identity provider,
+        and QR links that open the phone simulator."""
         return {
             "AllowedOrigins": "*",
+            "QrLinkTemplate": f"{self.base_url}/phone?session={{session_id}}",
             "PhoneJwksUrl": f"{self.base_url}/dev/jwks.json",
             "PhoneJwtIssuer": self.idp.issuer,
             "PhoneJwtAudience": self.idp.audience,

@@ -1,0 +1,529 @@
+/**
+ * qrlogin.js — scan-to-log-in for any web page.  A dependency-free ES module.
+ *
+ *   import { createQrLogin } from "https://login.example.com/qrlogin.js";
+ *   const login = createQrLogin({
+ *     baseUrl: "https://login.example.com",          // the qrlogin HTTP API
+ *     container: document.querySelector("#qr-login"),
+ *     onToken: (idToken) => sendToYourBackend(idToken),
+ *   });
+ *   login.start();
+ *
+ * What it does (contract v1, DESIGN.md §3):
+ * - POST /sessions, shows the QR, subscribes over the WebSocket (secrets in the
+ *   message body, never in the URL) and keeps the last seen `version` per
+ *   session, so stale or repeated status messages are dropped.
+ * - "scanned": hides the QR and says who scanned ("Alice — confirm on your phone").
+ * - Before the code expires it rotates to a fresh one on the same socket, at
+ *   most `maxRotations` times in a row, then offers "Get a new code".  While the
+ *   tab is hidden it does not rotate (nobody is looking); coming back to an
+ *   expired code gets a fresh one at once.
+ * - When the WebSocket cannot open or drops, it polls GET /sessions/{id} at the
+ *   server's `interval` and reconnects with exponential backoff and jitter.
+ * - "confirmed": POST /sessions/{id}/token, then `onToken(id_token)`.
+ * - denied / cancelled / expired are said plainly, with a way to start again.
+ * - `dismiss()` (and leaving the page) sends DELETE /sessions/{id}.
+ *
+ * Tokens live in memory only and are never logged.  The page's Content
+ * Security Policy must allow `connect-src` to the API and its WebSocket, and
+ * `img-src data:` (the QR is shown as an <img> of the server's SVG, so no
+ * markup from the network is ever inserted into the page).
+ */
+
+const DEFAULT_TEXT = {
+  loading: "Getting a code…",
+  pending: "Scan with your phone to log in",
+  scanned: (user) => (user ? `${user} — confirm on your phone` : "Code scanned — confirm on your phone"),
+  confirmed: "Confirmed — signing you in…",
+  signed_in: "You're signed in",
+  denied: "Login denied on your phone.",
+  cancelled: "This login was cancelled.",
+  expired: "This code expired.",
+  used: "This code was already used.",
+  rate_limited: "Too many new codes from this network. Wait a minute, then get a new code.",
+  unavailable: "Can't reach the login service. Check your connection and try again.",
+  renew: "Get a new code",
+  retry: "Try again",
+  start_over: "Not you? Start over",
+  qr_alt: "QR code. Scan it with your phone to log in.",
+};
+
+const DEFAULTS = {
+  baseUrl: "",
+  maxRotations: 5,          // fresh codes in a row before asking the person to click
+  rotateLeadSeconds: 10,    // rotate this long before expiry (at most a fifth of the lifetime)
+  reconnectInitialMs: 1000,
+  reconnectMaxMs: 30000,
+  pingSeconds: 300,         // API Gateway closes idle sockets after 10 minutes
+  dismissOnPageHide: true,
+  injectStyles: true,
+};
+
+// States the widget can be in; exposed as `controller.state` and `data-state`.
+const LIVE = new Set(["pending", "scanned"]);
+
+export function createQrLogin(options) {
+  return new QrLogin(options);
+}
+
+export class QrLogin {
+  constructor(options = {}) {
+    if (!(options.container instanceof Element)) throw new TypeError("qrlogin: `container` must be an Element");
+    if (typeof options.onToken !== "function") throw new TypeError("qrlogin: `onToken` must be a function");
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.options = { ...DEFAULTS, ...given };
+    this.options.baseUrl = String(this.options.baseUrl).replace(/\/+$/, "");
+    this.text = { ...DEFAULT_TEXT, ...(options.text || {}) };
+    this.container = options.container;
+    this.state = "idle";
+    this.transport = "none";        // "websocket" | "polling" | "none"
+    this.session = null;            // {id, token, qrUrl, deadline, lifetimeMs, interval, websocketUrl, user}
+    this.versions = new Map();      // session id -> last version seen
+    this.rotations = 0;
+    this.rotationDue = false;
+    this.generation = 0;            // bumps on every new code: late answers for an older one are ignored
+    this.socket = null;
+    this.socketOpen = false;
+    this.reconnectDelay = this.options.reconnectInitialMs;
+    this.timers = {};
+    this.dismissedByPageHide = false;
+    this.onVisibility = () => this.visibilityChanged();
+    this.onPageHide = () => { if (this.options.dismissOnPageHide && this.running) { this.dismiss(); this.dismissedByPageHide = true; } };
+    this.onPageShow = (event) => { if (event.persisted && this.dismissedByPageHide) this.start(); };
+  }
+
+  /** Shows a code and starts listening.  Calling it again while running does nothing. */
+  start() {
+    if (this.running) return this;
+    this.running = true;
+    this.dismissedByPageHide = false;
+    if (this.options.injectStyles) injectStyles();
+    this.render();
+    document.addEventListener("visibilitychange", this.onVisibility);
+    window.addEventListener("pagehide", this.onPageHide);
+    window.addEventListener("pageshow", this.onPageShow);
+    this.rotations = 0;
+    this.issue();
+    return this;
+  }
+
+  /** A fresh code now (what "Get a new code" does); the rotation budget starts over. */
+  renew() {
+    if (!this.running) return this.start();
+    this.rotations = 0;
+    this.issue();
+    return this;
+  }
+
+  /** The page no longer wants this login: cancel the session (DELETE) and stop everything. */
+  dismiss() {
+    if (!this.running) return;
+    this.generation += 1;
+    const session = this.session;
+    if (session && LIVE.has(this.state)) this.cancel(session);
+    this.stop();
+    this.setState("dismissed");
+    this.root.remove();
+  }
+
+  stop() {
+    this.running = false;
+    this.teardown();
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    window.removeEventListener("pagehide", this.onPageHide);
+  }
+
+  // -- sessions ---------------------------------------------------------------
+
+  async issue() {
+    const generation = ++this.generation;
+    const previous = this.session;
+    this.clearTimer("rotate");
+    this.clearTimer("expire");
+    this.clearTimer("poll");
+    this.rotationDue = false;
+    if (!previous || !LIVE.has(this.state)) this.setState("loading");
+    let response, body;
+    try {
+      response = await fetch(this.url("/sessions"), {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: "{}", credentials: "omit",
+      });
+      body = await response.json();
+    } catch {
+      if (generation === this.generation) this.fail("unavailable");
+      return;
+    }
+    if (!response.ok) {
+      if (generation === this.generation) this.fail(response.status === 429 ? "rate_limited" : "unavailable");
+      return;
+    }
+    const issued = {
+      id: body.session_id,
+      token: body.browser_token,
+      qrUrl: body.qr.url,
+      svg: body.qr.svg,
+      lifetimeMs: body.expires_in * 1000,
+      deadline: Date.now() + body.expires_in * 1000,
+      // Expiry times from the server are mapped onto this clock with the offset seen now.
+      clockOffsetMs: body.expires_at * 1000 - (Date.now() + body.expires_in * 1000),
+      interval: Math.max(1, Number(body.interval) || 2),
+      websocketUrl: body.websocket_url,
+      user: null,
+    };
+    if (generation !== this.generation || !this.running) {
+      this.cancel(issued);  // nobody will show this one
+      return;
+    }
+    this.session = issued;
+    this.versions.set(issued.id, 0);
+    this.showCode(issued);
+    this.setState("pending");
+    this.scheduleExpiry();
+    this.listen();
+    if (previous && previous.id !== issued.id && LIVE.has(previous.status || "pending")) this.cancel(previous);
+  }
+
+  cancel(session) {
+    // keepalive lets the request outlive a page that is being unloaded.
+    fetch(this.url(`/sessions/${encodeURIComponent(session.id)}`), {
+      method: "DELETE", headers: { Authorization: `Bearer ${session.token}` }, keepalive: true, credentials: "omit",
+    }).catch(() => {});  // best effort: an unanswered code expires on its own
+    session.status = "cancelled";
+  }
+
+  scheduleExpiry() {
+    const session = this.session;
+    const now = Date.now();
+    this.clearTimer("rotate");
+    this.clearTimer("expire");
+    this.timers.expire = setTimeout(() => this.expired(), Math.max(0, session.deadline - now));
+    if (this.state === "pending") {
+      const leadMs = Math.min(this.options.rotateLeadSeconds * 1000, session.lifetimeMs / 5);
+      this.timers.rotate = setTimeout(() => this.rotate(), Math.max(0, session.deadline - leadMs - now));
+    }
+  }
+
+  rotate() {
+    if (this.state !== "pending") return;
+    if (document.hidden) { this.rotationDue = true; return; }  // paused: resumes when the tab is visible
+    if (this.rotations >= this.options.maxRotations) return;  // let it expire; the person clicks for more
+    this.rotations += 1;
+    this.issue();
+  }
+
+  expired() {
+    if (!LIVE.has(this.state)) return;
+    this.finish("expired");
+  }
+
+  visibilityChanged() {
+    if (document.hidden || !this.running) return;
+    // Someone is looking again: an expired or about-to-expire code is replaced at once.
+    if (this.state === "expired" || (this.rotationDue && this.state === "pending")) this.renew();
+  }
+
+  // -- status updates -----------------------------------------------------------
+
+  /** One status message from the WebSocket or a poll. */
+  receive(message) {
+    const session = this.session;
+    if (!session || message.session_id !== session.id) return;  // an older, rotated-away code
+    const version = Number(message.version);
+    if (!(version > (this.versions.get(session.id) || 0))) return;  // stale or repeated
+    this.versions.set(session.id, version);
+    if (typeof message.expires_at === "number") {
+      session.deadline = message.expires_at * 1000 - session.clockOffsetMs;
+    }
+    session.status = message.status;
+    switch (message.status) {
+      case "pending":
+        if (this.state === "pending") this.scheduleExpiry();
+        break;
+      case "scanned":
+        session.user = message.user || null;
+        this.setState("scanned");
+        this.scheduleExpiry();  // no rotation while someone is confirming
+        break;
+      case "confirmed":
+        this.redeem(session);
+        break;
+      case "denied":
+      case "cancelled":
+      case "expired":
+        this.finish(message.status);
+        break;
+      default:  // "redeemed" follows our own redeem
+        break;
+    }
+  }
+
+  async redeem(session) {
+    if (this.state === "confirmed" || this.state === "signed_in") return;
+    this.setState("confirmed");
+    this.clearTimer("rotate");
+    this.clearTimer("expire");
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      let response, body;
+      try {
+        response = await fetch(this.url(`/sessions/${encodeURIComponent(session.id)}/token`), {
+          method: "POST", headers: { Authorization: `Bearer ${session.token}` }, credentials: "omit",
+        });
+        body = await response.json();
+      } catch {
+        await sleep(1000 * (attempt + 1));
+        continue;
+      }
+      if (session !== this.session || !this.running) return;
+      if (response.ok) {
+        this.stop();
+        this.setState("signed_in");
+        this.options.onToken(body.id_token, { sessionId: session.id });
+        return;
+      }
+      if (response.status >= 500) { await sleep(1000 * (attempt + 1)); continue; }
+      const ending = { access_denied: "denied", expired_token: "expired", invalid_grant: "used" }[body.error];
+      this.finish(ending || "unavailable");
+      return;
+    }
+    this.finish("unavailable");
+  }
+
+  finish(reason) {
+    this.clearTimer("rotate");
+    this.clearTimer("expire");
+    this.clearTimer("poll");
+    this.closeSocket();  // nothing left to hear; the next code opens a new one
+    const state = ["denied", "cancelled", "expired"].includes(reason) ? reason : "error";
+    this.setState(state, this.text[reason]);
+  }
+
+  fail(reason) {
+    this.finish(reason);
+  }
+
+  // -- transport: WebSocket first, polling while it is down ----------------------
+
+  listen() {
+    if (this.socketOpen) { this.subscribe(); return; }
+    if (!this.socket && !this.timers.reconnect) this.connect();
+    this.startPolling();  // until the socket is open
+  }
+
+  connect() {
+    const session = this.session;
+    if (!session || !this.running) return;
+    let socket;
+    try {
+      socket = new WebSocket(session.websocketUrl);
+    } catch {
+      this.socketDown();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.socketOpen = true;
+      this.reconnectDelay = this.options.reconnectInitialMs;
+      this.setTransport("websocket");
+      this.clearTimer("poll");
+      this.subscribe();
+      this.timers.ping = setInterval(() => this.send({ action: "ping" }), this.options.pingSeconds * 1000);
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      let message;
+      try { message = JSON.parse(event.data); } catch { return; }
+      if (message.type === "status") this.receive(message);
+      // A refused subscribe: one poll says what became of this code.
+      else if (message.type === "error" && this.session) this.poll(this.session);
+    };
+    socket.onclose = () => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.socketDown();
+    };
+  }
+
+  socketDown() {
+    this.socketOpen = false;
+    clearInterval(this.timers.ping);
+    if (!this.running || !LIVE.has(this.state)) return;
+    this.startPolling();
+    const delay = this.reconnectDelay * (0.5 + Math.random() / 2);  // jitter: not every tab at once
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.options.reconnectMaxMs);
+    this.clearTimer("reconnect");
+    this.timers.reconnect = setTimeout(() => { delete this.timers.reconnect; this.connect(); }, delay);
+  }
+
+  subscribe() {
+    const session = this.session;
+    this.send({ action: "subscribe", session_id: session.id, browser_token: session.token });
+  }
+
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  closeSocket() {
+    this.clearTimer("reconnect");
+    clearInterval(this.timers.ping);
+    const socket = this.socket;
+    this.socket = null;
+    this.socketOpen = false;
+    if (socket) socket.close(1000);
+    this.setTransport("none");
+  }
+
+  startPolling() {
+    if (this.socketOpen || this.timers.poll || !this.session || !LIVE.has(this.state)) return;
+    this.setTransport("polling");
+    const session = this.session;
+    this.timers.poll = setTimeout(async () => {
+      delete this.timers.poll;
+      await this.poll(session);
+      if (session === this.session) this.startPolling();
+    }, session.interval * 1000);
+  }
+
+  async poll(session) {
+    try {
+      const response = await fetch(this.url(`/sessions/${encodeURIComponent(session.id)}`), {
+        headers: { Authorization: `Bearer ${session.token}` }, credentials: "omit", cache: "no-store",
+      });
+      if (response.status === 404 && session === this.session) { this.finish("expired"); return; }
+      if (response.ok) this.receive({ ...(await response.json()), session_id: session.id });
+    } catch {
+      // offline for now: the next poll tries again
+    }
+  }
+
+  teardown() {
+    this.closeSocket();
+    for (const name of Object.keys(this.timers)) this.clearTimer(name);
+  }
+
+  clearTimer(name) {
+    clearTimeout(this.timers[name]);
+    delete this.timers[name];
+  }
+
+  url(path) {
+    return `${this.options.baseUrl}${path}`;
+  }
+
+  // -- rendering -----------------------------------------------------------------
+
+  render() {
+    if (this.root) { this.container.append(this.root); return; }
+    const root = element("div", "qrl");
+    const frame = element("div", "qrl-frame");
+    this.image = element("img", "qrl-code");
+    this.image.alt = this.text.qr_alt;
+    this.spinner = element("div", "qrl-spinner");
+    this.spinner.setAttribute("aria-hidden", "true");
+    this.who = element("div", "qrl-who");
+    this.avatar = element("div", "qrl-avatar");
+    this.avatar.setAttribute("aria-hidden", "true");
+    this.whoName = element("div", "qrl-who-name");
+    this.who.append(this.avatar, this.whoName);
+    this.renewButton = element("button", "qrl-renew");
+    this.renewButton.type = "button";
+    this.renewButton.addEventListener("click", () => this.renew());
+    frame.append(this.image, this.spinner, this.who, this.renewButton);
+    this.statusLine = element("p", "qrl-status");
+    this.statusLine.setAttribute("role", "status");
+    this.statusLine.setAttribute("aria-live", "polite");
+    this.startOver = element("button", "qrl-start-over");
+    this.startOver.type = "button";
+    this.startOver.textContent = this.text.start_over;
+    this.startOver.addEventListener("click", () => this.renew());
+    root.append(frame, this.statusLine, this.startOver);
+    this.root = root;
+    this.container.append(root);
+  }
+
+  showCode(session) {
+    this.image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(session.svg)}`;
+    this.root.dataset.sessionId = session.id;
+  }
+
+  setState(state, text) {
+    this.state = state;
+    const session = this.session;
+    const user = session && session.user;
+    const line = text || (state === "scanned" ? this.text.scanned(user) : this.text[state]) || "";
+    if (this.root) {
+      this.root.dataset.state = state;
+      this.statusLine.textContent = line;
+      this.avatar.textContent = (user || "?").trim().charAt(0).toUpperCase();
+      this.whoName.textContent = user || "";
+      this.renewButton.textContent = state === "denied" || state === "error" ? this.text.retry : this.text.renew;
+    }
+    if (typeof this.options.onStatus === "function") {
+      this.options.onStatus({
+        state, text: line, user: user || null,
+        sessionId: session ? session.id : null, qrUrl: session ? session.qrUrl : null, transport: this.transport,
+      });
+    }
+  }
+
+  setTransport(transport) {
+    this.transport = transport;
+    if (this.root) this.root.dataset.transport = transport;
+  }
+}
+
+function element(tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Default look; every rule is wrapped in :where() (zero specificity) so the page's own CSS wins.
+// Themable with --qrl-size, --qrl-accent, --qrl-fg, --qrl-muted, --qrl-radius.
+const STYLES = `
+:where(.qrl){--qrl-size:264px;--qrl-accent:#4f46e5;--qrl-fg:#111827;--qrl-muted:#4b5563;--qrl-radius:14px;
+  display:flex;flex-direction:column;align-items:center;gap:12px;color:var(--qrl-fg);font:inherit}
+:where(.qrl-frame){position:relative;width:var(--qrl-size);height:var(--qrl-size);border-radius:var(--qrl-radius);
+  background:#fff;box-shadow:0 0 0 1px rgb(0 0 0 / .08),0 8px 24px rgb(0 0 0 / .08);overflow:hidden}
+:where(.qrl-code){display:block;width:100%;height:100%;transition:filter .2s,opacity .2s}
+:where(.qrl-spinner){position:absolute;inset:0;margin:auto;width:40px;height:40px;border-radius:50%;
+  border:4px solid rgb(0 0 0 / .1);border-top-color:var(--qrl-accent);animation:qrl-spin .9s linear infinite;display:none}
+@keyframes qrl-spin{to{transform:rotate(360deg)}}
+:where(.qrl-who){position:absolute;inset:0;display:none;flex-direction:column;align-items:center;justify-content:center;
+  gap:10px;background:#fff}
+:where(.qrl-avatar){width:88px;height:88px;border-radius:50%;display:grid;place-items:center;font-size:40px;font-weight:600;
+  color:#fff;background:var(--qrl-accent)}
+:where(.qrl-who-name){font-size:18px;font-weight:600}
+:where(.qrl-renew){position:absolute;inset:0;margin:auto;width:max-content;height:max-content;display:none;
+  padding:12px 18px;border:0;border-radius:999px;background:var(--qrl-accent);color:#fff;font:inherit;font-weight:600;
+  cursor:pointer;box-shadow:0 4px 14px rgb(0 0 0 / .2)}
+:where(.qrl-renew:focus-visible,.qrl-start-over:focus-visible){outline:3px solid var(--qrl-accent);outline-offset:3px}
+:where(.qrl-status){margin:0;min-height:1.5em;text-align:center;color:var(--qrl-muted);font-weight:500}
+:where(.qrl-start-over){display:none;border:0;background:none;color:var(--qrl-accent);font:inherit;cursor:pointer;
+  text-decoration:underline;padding:2px}
+:where(.qrl[data-state=loading]) :where(.qrl-code){opacity:0}
+:where(.qrl[data-state=loading]) :where(.qrl-spinner){display:block}
+:where(.qrl[data-state=scanned],.qrl[data-state=confirmed],.qrl[data-state=signed_in]) :where(.qrl-code){visibility:hidden}
+:where(.qrl[data-state=scanned],.qrl[data-state=confirmed],.qrl[data-state=signed_in]) :where(.qrl-who){display:flex}
+:where(.qrl[data-state=scanned]) :where(.qrl-start-over){display:inline}
+:where(.qrl[data-state=scanned],.qrl[data-state=pending]) :where(.qrl-status){color:var(--qrl-fg)}
+:where(.qrl[data-state=denied],.qrl[data-state=cancelled],.qrl[data-state=expired],.qrl[data-state=error]) :where(.qrl-code){
+  filter:blur(5px);opacity:.35}
+:where(.qrl[data-state=denied],.qrl[data-state=cancelled],.qrl[data-state=expired],.qrl[data-state=error]) :where(.qrl-renew){
+  display:block}
+:where(.qrl[data-state=denied],.qrl[data-state=error]) :where(.qrl-status){color:#b91c1c}
+@media (prefers-reduced-motion:reduce){:where(.qrl-spinner){animation-duration:3s}:where(.qrl-code){transition:none}}
+`;
+
+function injectStyles() {
+  if (document.getElementById("qrlogin-styles")) return;
+  const style = document.createElement("style");
+  style.id = "qrlogin-styles";
+  style.textContent = STYLES;
+  document.head.prepend(style);  // first, so the page's stylesheets come later and win
+}
