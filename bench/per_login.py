@@ -140,6 +140,8 @@ class LoginDriver:
             for shard in description["Shards"]
         }
         self.login = Login()
+        self.logins = 0
+        self.source_ip = "2001:db8::"
 
     def invoke(self, logical_id: str, event: dict[str, Any], route: str) -> Any:
         function = handler(logical_id)
@@ -159,7 +161,7 @@ class LoginDriver:
         return response
 
     def http(self, method: str, path: str, *, token: str | None = None) -> tuple[int, Any]:
-        logical_id, event = http_request_event(method, path, token=token)
+        logical_id, event = http_request_event(method, path, token=token, source_ip=self.source_ip)
         response = self.invoke(logical_id, event, f"{method} {event['routeKey'].split(' ', 1)[1]}")
         self.login.http_requests += 1
         self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
@@ -196,6 +198,10 @@ class LoginDriver:
 
     def run_login(self) -> Login:
         self.login = Login()
+        # Each login from its own address (IPv6 documentation prefix), as many browsers
+        # would be: one address would soon meet the issue rate limit.
+        self.logins += 1
+        self.source_ip = f"2001:db8::{self.logins:x}"
         status, issued = self.http("POST", "/sessions")
         assert status == 201, issued
         session_id, browser_token = issued["session_id"], issued["browser_token"]
