@@ -122,6 +122,15 @@ def handler_for(function_name: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def route_for(method: str, path: str) -> tuple[str, str, dict[str, str]]:
+    """(path template, function logical id, path parameters) of the template route serving the call."""
+    for route_method, template, function_name in ROUTES:
+        params = _match(template, path)
+        if route_method == method and params is not None:
+            return template, function_name, params
+    raise AssertionError(f"no route for {method} {path}")
+
+
 class Api:
     """Calls the handlers the way API Gateway would, routes taken from the template."""
 
