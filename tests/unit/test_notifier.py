@@ -14,7 +14,6 @@ the success, 410 Gone or other failure the test needs.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -22,37 +21,12 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.stub import Stubber
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-from localcloud.events import LambdaContext, stream_record
+from localcloud.events import LambdaContext
 from localcloud.filters import record_matches
-from localcloud.template import resources_of_type
 from qrlogin import deps
-from tests.unit.conftest import TABLE_NAME, TEMPLATE, handler_for
-
-REGION = "us-east-1"
-(MAPPING,) = resources_of_type(TEMPLATE, "AWS::Lambda::EventSourceMapping").values()
-FILTER_CRITERIA = MAPPING["Properties"]["FilterCriteria"]
-
-
-class StreamReader:
-    """The table's stream, read through moto's Streams backend; each call returns the records since the last."""
-
-    def __init__(self, stream_arn: str) -> None:
-        self.backend = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.stream_arn = stream_arn
-        (shard,) = self.backend.describe_stream(stream_arn)["Shards"]
-        self.iterator = self.backend.get_shard_iterator(stream_arn, shard["ShardId"], "TRIM_HORIZON").arn
-
-    def new_records(self) -> list[dict[str, Any]]:
-        page = self.backend.get_records(self.iterator, 1000)
-        self.iterator = page["NextShardIterator"]
-        return [stream_record(copy.deepcopy(raw), self.stream_arn) for raw in page["Records"]]
-
-    def delivered(self) -> list[dict[str, Any]]:
-        """The new records the event source mapping's FilterCriteria let through to the notifier."""
-        return [r for r in self.new_records() if record_matches(FILTER_CRITERIA, r)]
+from tests.unit.conftest import TABLE_NAME, handler_for
+from tests.unit.helpers import FILTER_CRITERIA, StreamReader
 
 
 @pytest.fixture
