@@ -135,12 +135,12 @@ export class QrLogin {
 
   // -- sessions ---------------------------------------------------------------
 
-  async issue() {
+  /** A new code.  While a rotation's request is out, the old code stays on screen (its expiry timer is off). */
+  async issue(rotation = false) {
     const generation = ++this.generation;
     const previous = this.session;
     this.clearTimer("rotate");
     this.clearTimer("expire");
-    this.clearTimer("poll");
     this.rotationDue = false;
     if (!previous || !LIVE.has(this.state)) this.setState("loading");
     let response, body;
@@ -170,8 +170,10 @@ export class QrLogin {
       websocketUrl: body.websocket_url,
       user: null,
     };
-    if (generation !== this.generation || !this.running) {
-      this.cancel(issued);  // nobody will show this one
+    // Nobody will show this one: the page moved on, or the old code was scanned meanwhile
+    // (a rotation never takes a code away from someone who is confirming it).
+    if (generation !== this.generation || !this.running || (rotation && this.state !== "pending")) {
+      this.cancel(issued);
       return;
     }
     this.session = issued;
@@ -179,6 +181,7 @@ export class QrLogin {
     this.showCode(issued);
     this.setState("pending");
     this.scheduleExpiry();
+    this.clearTimer("poll");  // a poll scheduled for the previous code
     this.listen();
     if (previous && previous.id !== issued.id && LIVE.has(previous.status || "pending")) this.cancel(previous);
   }
@@ -208,7 +211,7 @@ export class QrLogin {
     if (document.hidden) { this.rotationDue = true; return; }  // paused: resumes when the tab is visible
     if (this.rotations >= this.options.maxRotations) return;  // let it expire; the person clicks for more
     this.rotations += 1;
-    this.issue();
+    this.issue(true);
   }
 
   expired() {
