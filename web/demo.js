@@ -74,7 +74,8 @@ async function signedIn(idToken) {
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   document.title = `${name} — Larkspur`;
-  $("welcome").focus?.();
+  $("welcome").tabIndex = -1;  // move focus to the new view's heading, for keyboard and screen-reader users
+  $("welcome").focus();
 }
 
 function safeClaims(idToken) {
