@@ -409,6 +409,12 @@ def run() -> dict[str, Any]:
             "write_units_per_login": how,
             "read_units_per_login": how,
             "invocations_per_login": how + "; stream invocations after the template's FilterCriteria",
+            "http_requests_per_login": how + "; HTTP API events the handlers got",
+            "websocket_messages_per_login": how + "; in: MESSAGE routes; out: route responses + PostToConnection",
+            "websocket_connection_minutes_per_login": "assumed: one started minute per login",
+            "kms_requests_per_login": how,
+            "log_bytes_per_login": "bytes written to stdout/stderr per login + Lambda START/END/REPORT, 26 B/event",
+            "lambda_billed_ms_p50": "own time x 1769/MemorySize + assumed AWS call latency, per invocation",
             "cost_per_million_logins_usd": f"the counts above x us-east-1 list prices ({pricing.PRICES_AS_OF}, "
                                            "bench/pricing.py), current signing design (KMS ECC)",
         },
