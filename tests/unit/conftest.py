@@ -8,7 +8,9 @@ phone tokens come from the development identity provider, whose JWKS the
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import logging
 import os
 import re
 import time
@@ -24,6 +26,10 @@ from localcloud.devidp import DevIdentityProvider
 from localcloud.events import LambdaContext, http_event, new_connection_id, websocket_event
 from localcloud.template import functions, http_routes, load_template, signing_key_definition, table_definition
 from qrlogin import deps
+
+# Imported now, not by the first handler a test imports: the Powertools logger
+# binds sys.stdout when it is made, and a test's own capture is closed after it.
+from qrlogin.observability import logger as powertools_logger
 
 TEMPLATE = load_template()
 TABLE_NAME = "qrlogin-unit-sessions"
@@ -294,3 +300,30 @@ class Flow:
 @pytest.fixture
 def flow(api, idp) -> Flow:
     return Flow(api, idp)
+
+
+@pytest.fixture
+def all_output(caplog, capsys) -> Iterator[Any]:
+    """Returns a function reading everything logged or printed so far.
+
+    The Powertools logger writes through a handler made at import, so its
+    stream is swapped here; other loggers at the production level (INFO) come
+    through caplog, and prints (EMF metrics) through capsys.
+    """
+    buffer = io.StringIO()
+    handler = powertools_logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    with handler.lock:  # not setStream: it would flush the old stream first
+        original_stream, handler.stream = handler.stream, buffer
+    original_level = powertools_logger.log_level
+    powertools_logger.setLevel("DEBUG")  # stricter than production: our own debug lines count too
+    caplog.set_level(logging.INFO)
+
+    def read() -> str:
+        captured = capsys.readouterr()
+        return buffer.getvalue() + caplog.text + captured.out + captured.err
+
+    yield read
+    with handler.lock:
+        handler.stream = original_stream
+    powertools_logger.setLevel(original_level)

@@ -68,18 +68,18 @@ def call(flow, login, route: str, **kwargs: Any) -> HttpResult:
 # -- bodies --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("route", ["issue", *PHONE_ACTIONS])
 @pytest.mark.parametrize("body", [b'{"a":', b"[]", b'["scan"]', b'"x"', b"42", b"null", b"true", b"{'a': 1}",
                                   b"\xff\xfe{}", b"{}\xff"])
-def test_a_body_that_is_not_a_json_object_is_400(flow, aws, target, route, body):
+def test_a_body_that_is_not_a_json_object_is_400(flow, aws, target, body):
     # Given the table as it is
     before = all_items(aws)
 
-    # When a call arrives with a malformed, non-object or non-UTF-8 body
-    result = call(flow, target, route, raw_body=body)
+    # When each body-taking call arrives with a malformed, non-object or non-UTF-8 body
+    results = {route: call(flow, target, route, raw_body=body) for route in ("issue", *PHONE_ACTIONS)}
 
-    # Then it is 400 invalid_request and no item changed (no session, no rate count)
-    assert_error(result, 400, "invalid_request")
+    # Then each is 400 invalid_request and no item changed (no session, no rate count)
+    for result in results.values():
+        assert_error(result, 400, "invalid_request")
     assert all_items(aws) == before
 
 
@@ -152,38 +152,39 @@ BAD_IDS = {
 }
 
 
-@pytest.mark.parametrize("call_name", ["status", "token", "cancel", *PHONE_ACTIONS])
 @pytest.mark.parametrize("bad", BAD_IDS)
-def test_a_bad_or_unknown_session_id_is_404(flow, aws, target, call_name, bad):
+def test_a_bad_or_unknown_session_id_is_404(flow, aws, target, bad):
     # Given the table as it is, and an id near the real one (or not an id at all)
     before = all_items(aws)
     session_id = BAD_IDS[bad](target.session_id)
-    browser = {"status": "GET", "token": "POST", "cancel": "DELETE"}
 
-    # When a browser (with the real session's token) or a phone calls with that id
-    if call_name in browser:
-        suffix = "/token" if call_name == "token" else ""
-        result = flow.api.http(browser[call_name], f"/sessions/{session_id}{suffix}", token=target.browser_token)
-    else:
-        result = flow.api.http("POST", f"/sessions/{session_id}/{call_name}", token=flow.tokens["alice"])
+    # When the browser (with the real session's token) and a phone call with that id
+    results = [
+        flow.api.http("GET", f"/sessions/{session_id}", token=target.browser_token),
+        flow.api.http("POST", f"/sessions/{session_id}/token", token=target.browser_token),
+        flow.api.http("DELETE", f"/sessions/{session_id}", token=target.browser_token),
+        *(flow.api.http("POST", f"/sessions/{session_id}/{action}", token=flow.tokens["alice"])
+          for action in PHONE_ACTIONS),
+    ]
 
-    # Then it is 404 not_found and nothing changed
-    assert_error(result, 404, "not_found")
+    # Then each is 404 not_found and nothing changed
+    for result in results:
+        assert_error(result, 404, "not_found")
     assert all_items(aws) == before
 
 
 @pytest.mark.parametrize("token", ["é" * 43, "+" * 43, "A" * 42, "A" * 44, "A" * 10_000, "A" * 42 + "\u0000"])
-@pytest.mark.parametrize("call_name", ["GET", "POST", "DELETE"])
-def test_a_malformed_browser_token_is_404(flow, aws, target, token, call_name):
+def test_a_malformed_browser_token_is_404(flow, aws, target, token):
     # Given the table as it is
     before = all_items(aws)
 
-    # When the browser calls its real session with a malformed token
-    suffix = "/token" if call_name == "POST" else ""
-    result = flow.api.http(call_name, f"/sessions/{target.session_id}{suffix}", token=token)
+    # When the browser polls, redeems and cancels its real session with a malformed token
+    results = [flow.api.http(method, f"/sessions/{target.session_id}{suffix}", token=token)
+               for method, suffix in (("GET", ""), ("POST", "/token"), ("DELETE", ""))]
 
-    # Then it is 404 (as for a wrong token) and nothing changed
-    assert_error(result, 404, "not_found")
+    # Then each is 404 (as for a wrong token) and nothing changed
+    for result in results:
+        assert_error(result, 404, "not_found")
     assert all_items(aws) == before
 
 
@@ -239,16 +240,17 @@ FORGERIES = {
 }
 
 
-@pytest.mark.parametrize("action", ["scan", "confirm"])
 @pytest.mark.parametrize("forgery", FORGERIES)
-def test_a_forged_phone_token_is_401_and_changes_nothing(flow, idp, read_item, action, forgery):
-    # Given a session the action applies to (pending for scan, scanned by Alice for confirm)
-    login = flow.drive(*(("scan:alice",) if action == "confirm" else ()))
-    before = read_item(login.session_id)
+def test_a_forged_phone_token_is_401_and_changes_nothing(flow, idp, read_item, target, forgery):
+    # Given a session Alice scanned, and a forged or invalid token
+    before = read_item(target.session_id)
+    token = FORGERIES[forgery](idp)
 
-    # When a phone calls with a forged or invalid token
-    result = flow.api.http("POST", f"/sessions/{login.session_id}/{action}", token=FORGERIES[forgery](idp))
+    # When a phone scans, confirms and denies with it
+    results = [flow.api.http("POST", f"/sessions/{target.session_id}/{action}", token=token)
+               for action in PHONE_ACTIONS]
 
-    # Then it is 401 unauthorized and the session is unchanged
-    assert_error(result, 401, "unauthorized")
-    assert read_item(login.session_id) == before
+    # Then each is 401 unauthorized and the session is unchanged
+    for result in results:
+        assert_error(result, 401, "unauthorized")
+    assert read_item(target.session_id) == before

@@ -65,19 +65,27 @@ class Container:
     settings: Settings
 
 
-@pytest.fixture
-def containers(aws, settings_env) -> list[Container]:
-    """One warm container per thread, each with its own clients (made here: client creation is not thread-safe)."""
-    settings = Settings.from_env()
+@pytest.fixture(scope="module")
+def warm_clients() -> list[tuple[OneCallAtATime, OneCallAtATime]]:
+    """A DynamoDB and a KMS client per container, made once (client creation is slow and not thread-safe).
 
-    def client(service_name: str) -> OneCallAtATime:
-        return OneCallAtATime(boto3.session.Session().client(service_name, region_name="us-east-1"))
-
-    return [Container(SessionStore(TABLE_NAME, client=client("dynamodb")),
-                      KmsTokenSigner(aws["key_arn"], settings.token_issuer, settings.token_audience,
-                                     client=client("kms")),
-                      settings)
+    moto intercepts every client made after it is imported, so these serve
+    each test's own mock_aws; they carry their own test credentials.
+    """
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name="us-east-1")
+    return [(OneCallAtATime(session.client("dynamodb")), OneCallAtATime(session.client("kms")))
             for _ in range(THREADS)]
+
+
+@pytest.fixture
+def containers(aws, settings_env, warm_clients) -> list[Container]:
+    """One warm container per thread, each with its own clients."""
+    settings = Settings.from_env()
+    return [Container(SessionStore(TABLE_NAME, client=dynamodb),
+                      KmsTokenSigner(aws["key_arn"], settings.token_issuer, settings.token_audience, client=kms),
+                      settings)
+            for dynamodb, kms in warm_clients]
 
 
 def race(containers: list[Container], call: Callable[[int, Container], Any]) -> list[tuple[int, Any]]:

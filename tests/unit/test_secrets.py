@@ -9,40 +9,16 @@ in all of it, whole and by its signature part.
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from localcloud.events import LambdaContext
 from qrlogin import deps
-from qrlogin.observability import logger
 from tests.unit.conftest import TABLE_NAME, handler_for
 from tests.unit.helpers import StreamReader
-
-
-@pytest.fixture
-def all_output(caplog, capsys) -> Iterator[Any]:
-    """Returns a function reading everything logged or printed so far."""
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    original_stream, original_level = handler.setStream(buffer), logger.log_level
-    logger.setLevel("DEBUG")  # stricter than production: our own debug lines count too
-    caplog.set_level(logging.INFO)
-
-    def read() -> str:
-        captured = capsys.readouterr()
-        return buffer.getvalue() + caplog.text + captured.out + captured.err
-
-    yield read
-    handler.setStream(original_stream)
-    logger.setLevel(original_level)
 
 
 def secret_forms(token: str) -> list[str]:

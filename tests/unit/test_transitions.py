@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.helpers import ERROR_STATUSES, assert_error
+from tests.unit.helpers import ERROR_STATUSES
 
 ACTIONS = ("scan:alice", "scan:bob", "confirm:alice", "confirm:bob", "deny:alice", "deny:bob", "cancel", "redeem")
 
@@ -52,7 +52,29 @@ EXPECTED = {
 }
 ACTION_TARGET = {"scan": "scanned", "confirm": "confirmed", "deny": "denied"}
 
-CELLS = [(source, action, EXPECTED[source][i]) for source in SOURCES for i, action in enumerate(ACTIONS)]
+
+
+def outcome(action: str, result, before: dict, after: dict):
+    """What one call did, in the table's terms (anything off the contract reads as a sentence)."""
+    if result.status in (200, 204) and after != before:
+        if int(after["version"]["N"]) != int(before["version"]["N"]) + 1:
+            return "a transition without exactly one version step"
+        if result.status != (204 if action == "cancel" else 200):
+            return f"status {result.status}"
+        return after["status"]["S"]
+    if after != before:
+        return f"{result.status} yet the item changed"
+    if result.status == 200:
+        target = ACTION_TARGET.get(action.split(":")[0])
+        return REPEAT if result.body.get("status") == target else f"200 with {result.body}"
+    body = result.body or {}
+    if result.headers.get("content-type") != "application/json" or set(body) != {"error", "message"}:
+        return f"{result.status} off the error envelope: {body}"
+    if result.status in (409, 410) and body["error"] == {409: "conflict", 410: "expired"}[result.status]:
+        return result.status
+    if result.status == 400 and body["error"] in ERROR_STATUSES:
+        return body["error"]
+    return f"{result.status} {body['error']}"
 
 
 def test_the_table_covers_every_source_and_action():
@@ -60,33 +82,24 @@ def test_the_table_covers_every_source_and_action():
     assert all(len(row) == len(ACTIONS) for row in EXPECTED.values())
 
 
-@pytest.mark.parametrize(("source", "action", "expected"), CELLS, ids=[f"{s}-{a}" for s, a, _ in CELLS])
-def test_each_action_from_each_status(flow, clock, read_item, source, action, expected):
-    # Given a session in the source status
+@pytest.mark.parametrize("source", SOURCES)
+def test_each_action_from_each_status(flow, clock, read_item, source):
+    # Given, for each action, a fresh session in the source status
     steps, wait = SOURCES[source]
-    login = flow.drive(*steps)
-    clock.advance(wait)
-    before = read_item(login.session_id)
+    start = clock.now
+    row = {}
+    for action in ACTIONS:
+        clock.now = start
+        login = flow.drive(*steps)
+        clock.advance(wait)
+        before = read_item(login.session_id)
 
-    # When the action is performed
-    result = flow.act(action, login)
-    after = read_item(login.session_id)
+        # When the action is performed
+        result = flow.act(action, login)
+        row[action] = outcome(action, result, before, read_item(login.session_id))
 
-    # Then the answer and the item are as the table says
-    if expected == REPEAT:
-        assert result.status == 200, result.body
-        assert result.body["status"] == ACTION_TARGET[action.split(":")[0]]
-        assert after == before
-    elif isinstance(expected, int):
-        assert_error(result, expected, {409: "conflict", 410: "expired"}[expected])
-        assert after == before
-    elif expected in ERROR_STATUSES:
-        assert_error(result, 400, expected)
-        assert after == before
-    else:
-        assert result.status == (204 if action == "cancel" else 200), result.body
-        assert after["status"]["S"] == expected
-        assert int(after["version"]["N"]) == int(before["version"]["N"]) + 1
+    # Then every answer and every item change is the table's
+    assert row == dict(zip(ACTIONS, EXPECTED[source], strict=True))
 
 
 def test_a_whole_login_counts_one_version_per_transition(flow):

@@ -1,0 +1,125 @@
+"""Settings: parsed once from the environment; a missing or bad variable fails loudly, by name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localcloud.events import LambdaContext, http_event
+from qrlogin import deps
+from qrlogin.config import ENVIRONMENT_VARIABLES, MissingSetting, Settings
+from qrlogin.phone_auth import (
+    IntrospectionPhoneTokenVerifier,
+    JwtPhoneTokenVerifier,
+    verifier_from_settings,
+)
+from tests.unit.conftest import handler_for
+
+REQUIRED = ("TABLE_NAME", "SESSION_TTL_SECONDS", "ALLOWED_ORIGINS", "QR_LINK_TEMPLATE", "WEBSOCKET_URL",
+            "CONNECTIONS_URL", "TOKEN_ISSUER", "TOKEN_AUDIENCE", "SIGNING_KEY_ID", "PHONE_AUTH_MODE",
+            "ISSUE_RATE_LIMIT_PER_MINUTE")
+
+
+@pytest.fixture
+def env(settings_env) -> dict[str, str]:
+    return {name: settings_env[name] for name in ENVIRONMENT_VARIABLES}
+
+
+def test_a_complete_environment_parses_into_typed_settings(env):
+    settings = Settings.from_env({**env, "ALLOWED_ORIGINS": " https://a.example , https://b.example,,"})
+    assert settings.session_ttl_seconds == 120 and settings.issue_rate_limit_per_minute == 30
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.table_name == env["TABLE_NAME"]
+
+
+def test_every_required_variable_is_listed():
+    assert set(REQUIRED) <= set(ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize("name", REQUIRED)
+@pytest.mark.parametrize("absent", ["missing", "blank"])
+def test_a_missing_required_variable_fails_naming_it(env, name, absent):
+    # Given the environment without the variable (or with only spaces in it)
+    broken = {k: v for k, v in env.items() if k != name}
+    if absent == "blank":
+        broken[name] = "   "
+
+    # When settings are parsed, Then the error names the variable
+    with pytest.raises(MissingSetting, match=name):
+        Settings.from_env(broken)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("SESSION_TTL_SECONDS", "two minutes"),
+    ("SESSION_TTL_SECONDS", "0"),
+    ("SESSION_TTL_SECONDS", "1.5"),
+    ("ISSUE_RATE_LIMIT_PER_MINUTE", "-1"),
+    ("PHONE_AUTH_MODE", "oauth"),
+    ("QR_LINK_TEMPLATE", "https://example.com/q/"),
+])
+def test_a_bad_value_fails_naming_the_variable(env, name, value):
+    with pytest.raises(MissingSetting, match=name):
+        Settings.from_env({**env, name: value})
+
+
+def test_the_mode_in_use_needs_its_own_url_and_the_other_modes_do_not(env):
+    # Given jwt mode without a JWKS URL, and introspection mode without an introspection URL
+    jwt_mode = Settings.from_env({**env, "PHONE_JWKS_URL": ""})
+    introspection_mode = Settings.from_env({**env, "PHONE_AUTH_MODE": "introspection", "INTROSPECTION_URL": ""})
+
+    # Then building the verifier fails naming the missing one
+    with pytest.raises(RuntimeError, match="PHONE_JWKS_URL"):
+        verifier_from_settings(jwt_mode)
+    with pytest.raises(RuntimeError, match="INTROSPECTION_URL"):
+        verifier_from_settings(introspection_mode)
+
+    # And each mode builds without the other's settings
+    assert isinstance(verifier_from_settings(Settings.from_env({**env, "INTROSPECTION_URL": ""})),
+                      JwtPhoneTokenVerifier)
+    assert isinstance(verifier_from_settings(Settings.from_env(
+        {**env, "PHONE_AUTH_MODE": "introspection", "INTROSPECTION_URL": "https://idp.example/introspect",
+         "PHONE_JWKS_URL": ""})), IntrospectionPhoneTokenVerifier)
+
+
+@pytest.mark.parametrize(("origins", "origin", "allowed"), [
+    ("https://app.example.com", "https://app.example.com", True),
+    ("https://app.example.com", "https://APP.example.com", False),
+    ("https://app.example.com", None, False),
+    ("*", None, True),
+    ("https://a.example, *", "https://z.example", True),
+])
+def test_origin_allowed(env, origins, origin, allowed):
+    assert Settings.from_env({**env, "ALLOWED_ORIGINS": origins}).origin_allowed(origin) is allowed
+
+
+@pytest.mark.parametrize(("function_name", "method", "path"), [
+    ("IssueFunction", "POST", "/sessions"),
+    ("StatusFunction", "GET", "/sessions/AAAAAAAAAAAAAAAAAAAAAA"),
+])
+def test_a_handler_without_its_table_fails_loudly_in_the_log_and_plainly_to_the_client(
+        aws, monkeypatch, all_output, function_name, method, path):
+    # Given a container started without TABLE_NAME
+    monkeypatch.delenv("TABLE_NAME")
+    deps.reset()
+
+    # When a request arrives (the browser token is well-formed, so the status call reaches the table)
+    event = http_event(method=method, path=path, route_key=f"{method} {path}", source_ip="198.51.100.7",
+                       headers={"authorization": "Bearer " + "B" * 43})
+    response = handler_for(function_name)(event, LambdaContext(function_name))
+
+    # Then the client gets a plain JSON 500, and the log names the missing variable
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"error": "internal_error", "message": "Something went wrong on our side."}
+    assert "TABLE_NAME" in all_output()
+
+
+def test_the_websocket_handler_without_its_table_raises_naming_it(api, monkeypatch):
+    # Given a container started without TABLE_NAME
+    monkeypatch.delenv("TABLE_NAME")
+    deps.reset()
+
+    # When a subscribe arrives, Then the invocation fails naming the variable (Lambda records the error)
+    with pytest.raises(MissingSetting, match="TABLE_NAME"):
+        api.ws("subscribe", connection_id=api.new_connection(),
+               body={"action": "subscribe", "session_id": "A" * 22, "browser_token": "B" * 43})
