@@ -1,7 +1,7 @@
 // Phone simulator: the mobile app's side of QR login (DESIGN.md §3, "Phone").
 // The phone user's token comes from the development identity provider and is
-// kept in sessionStorage (this tab only) so that following a QR link keeps you
-// signed in; it is never logged.
+// kept in localStorage, so the simulator stays signed in like an app does and a
+// followed QR link opens straight to the request; it is never logged.
 const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = "larkspur-phone-user";
 const SESSION_ID = /[A-Za-z0-9_-]{22}/g;
@@ -12,7 +12,7 @@ let expiresAt = 0;            // its expiry, in this clock's seconds
 let countdown = null;
 
 function loadUser() {
-  try { return JSON.parse(sessionStorage.getItem(STORAGE_KEY)); } catch { return null; }
+  try { return JSON.parse(localStorage.getItem(STORAGE_KEY)); } catch { return null; }
 }
 
 function show(screen) {
@@ -54,14 +54,18 @@ async function signIn(sub, name) {
   }
   if (!response.ok) { $("signin-error").textContent = body.message || "Sign-in failed."; return; }
   me = { sub, name: name || sub, token: body.access_token };
-  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(me));
+  localStorage.setItem(STORAGE_KEY, JSON.stringify(me));
   home();
   if (pendingLink) { const link = pendingLink; pendingLink = null; open(link); }
 }
 
-function signOut() {
-  sessionStorage.removeItem(STORAGE_KEY);
+function forget() {
+  localStorage.removeItem(STORAGE_KEY);
   me = null;
+}
+
+function signOut() {
+  forget();
   signInScreen(false);
 }
 
@@ -87,6 +91,7 @@ async function open(link) {
   history.replaceState(null, "", "/phone");  // a reload must not scan again
   const { response, body } = await call(id, "scan");
   if (!response) return;
+  if (response.status === 401) { pendingLink = link; forget(); signInScreen(true); return; }  // e.g. a restarted stack
   if (!response.ok) { failed(response.status, body); return; }
   sessionId = id;
   review(body);
@@ -164,7 +169,7 @@ async function decide(action) {
 }
 
 function failed(status, body) {
-  if (status === 401) { me = null; sessionStorage.removeItem(STORAGE_KEY); signInScreen(false); return; }
+  if (status === 401) { forget(); signInScreen(false); return; }
   const reasons = {
     404: ["Code not recognised", "This isn't a valid login code. Get a new code on the computer."],
     409: ["Code already used", "This code was scanned by someone else or has been answered. Get a new code on the computer."],

@@ -79,3 +79,22 @@ def test_the_phone_simulator_denies_a_pasted_link(
     expect(phone_page.get_by_role("heading", name="Login denied")).to_be_visible()
     expect(page.locator(".qrl-status")).to_have_text("Login denied on your phone.")
     screenshot(phone_page, "phone-denied")
+
+
+def test_a_phone_token_the_service_refuses_asks_to_sign_in_again_and_keeps_the_link(
+    page: Page, phone_page: Page, stack: StackProcess
+) -> None:
+    # Given the simulator remembers a user whose token the service no longer accepts (a restarted stack)
+    phone_page.goto(stack.base_url + "/phone")
+    phone_page.evaluate("""localStorage.setItem("larkspur-phone-user",
+                           JSON.stringify({sub: "alice", name: "Alice", token: "expired.or.foreign"}))""")
+    issued = open_login(page, stack.base_url)
+
+    # When it follows a code's link
+    phone_page.goto(issued["qr"]["url"])
+
+    # Then it asks to sign in, and after signing in goes on with that same code
+    expect(phone_page.get_by_text("Sign in to continue linking a device.")).to_be_visible()
+    phone_page.get_by_role("button", name="Alice").click()
+    expect(phone_page.get_by_role("heading", name="Log in on a computer?")).to_be_visible()
+    expect(page.locator(".qrl-status")).to_have_text("Alice — confirm on your phone")
