@@ -8,8 +8,9 @@ import hmac
 import re
 import secrets
 
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
-BROWSER_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+# Matched with fullmatch: "$" would also accept a trailing newline.
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+BROWSER_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_session_id() -> str:
@@ -33,8 +34,8 @@ def token_matches(token: str, stored_hash: str) -> bool:
 
 
 def is_session_id(value: object) -> bool:
-    return isinstance(value, str) and SESSION_ID_PATTERN.match(value) is not None
+    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None
 
 
 def is_browser_token(value: object) -> bool:
-    return isinstance(value, str) and BROWSER_TOKEN_PATTERN.match(value) is not None
+    return isinstance(value, str) and BROWSER_TOKEN_PATTERN.fullmatch(value) is not None
