@@ -232,7 +232,10 @@ export class QrLogin {
     const session = this.session;
     if (!session || message.session_id !== session.id) return;  // an older, rotated-away code
     const version = Number(message.version);
-    if (!(version > (this.versions.get(session.id) || 0))) return;  // stale or repeated
+    const last = this.versions.get(session.id) || 0;
+    // Expiry is decided by time on the server and does not bump the version.
+    const expiredNow = message.status === "expired" && version === last && LIVE.has(this.state);
+    if (!(version > last) && !expiredNow) return;  // stale or repeated
     this.versions.set(session.id, version);
     if (typeof message.expires_at === "number") {
       session.deadline = message.expires_at * 1000 - session.clockOffsetMs;
