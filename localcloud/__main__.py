@@ -1,4 +1,4 @@
-"""``python -m localcloud [--host 127.0.0.1] [--port 3000] [--param Name=Value ...]``
+"""``python -m localcloud [--host 127.0.0.1] [--port 3000] [--param Name=Value ...] [--containers N]``
 
 Prints ``ready http://HOST:PORT`` once it serves (``--port 0`` picks a free
 port and the line names it), then one line per function invocation; stops
@@ -13,6 +13,7 @@ import signal
 import sys
 
 from localcloud.resolve import UnresolvableValue
+from localcloud.runtime import DEFAULT_MAX_CONTAINERS
 from localcloud.stack import LocalStack
 
 
@@ -22,7 +23,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=3000, help="port to bind; 0 picks a free one (default 3000)")
     parser.add_argument("--param", action="append", default=[], metavar="Name=Value",
                         help="override a template parameter (repeatable)")
+    parser.add_argument("--containers", type=int, default=DEFAULT_MAX_CONTAINERS, metavar="N",
+                        help=f"most warm containers per function, its concurrency (default {DEFAULT_MAX_CONTAINERS})")
     arguments = parser.parse_args(argv)
+    if arguments.containers < 1:
+        parser.error("--containers takes a positive number")
     arguments.overrides = {}
     for item in arguments.param:
         name, separator, value = item.partition("=")
@@ -48,7 +53,7 @@ async def serve(stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    stack = LocalStack(arguments.host, arguments.port, arguments.overrides)
+    stack = LocalStack(arguments.host, arguments.port, arguments.overrides, arguments.containers)
     try:
         asyncio.run(serve(stack))
     except UnresolvableValue as error:

@@ -2,18 +2,22 @@
 
 Server mode (not ``mock_aws``): the handlers, the stream poller and a test
 process all reach the same AWS over real HTTP on loopback, the DynamoDB
-Streams API included.
+Streams API included.  Every request passes ``AwsGate`` (awsgate.py):
+DynamoDB's atomicity, which moto's threaded server lacks, and injected faults.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud.awsgate import AwsGate
 from localcloud.events import REGION
 from localcloud.template import signing_key_definition, table_definition, table_ttl_attribute
 
@@ -42,14 +46,19 @@ class LocalCloud:
     def __init__(self, template: dict[str, Any], host: str = "127.0.0.1") -> None:
         self.template = template
         self.host = host
-        self._server: ThreadedMotoServer | None = None
+        self.gate = AwsGate()
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.resources: Resources | None = None
 
     def start(self) -> Resources:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
-        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        # What moto's ThreadedMotoServer does, with the gate in front of its application.
+        self._server = make_server(self.host, 0, self.gate.wrap(DomainDispatcherApplication(create_backend_app)),
+                                   threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         endpoint = f"http://{host}:{port}"
         dynamodb = client("dynamodb", endpoint)
         table_name = f"{STACK_NAME}-SessionsTable"
@@ -71,8 +80,12 @@ class LocalCloud:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._server.server_close()
             self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
 
 
 def client(service: str, endpoint: str) -> Any:

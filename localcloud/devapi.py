@@ -7,18 +7,27 @@
   tests and scripts that inspect the state behind the API.
 - ``POST /dev/faults`` ``{"connection_id", "status", "times"}``: the next
   ``times`` Management API calls for that connection fail with ``status``.
+- ``POST /dev/faults`` ``{"operation": "dynamodb:UpdateItem", "error":
+  "ProvisionedThroughputExceededException", "status": 400, "times"}``: the
+  next ``times`` calls of that AWS operation (dynamodb, dynamodbstreams, kms)
+  fail with that error before reaching moto (awsgate.py).
+- ``GET /dev/faults`` lists what is armed; ``DELETE /dev/faults`` disarms all.
 - ``POST /dev/stream`` ``{"paused": bool}``: hold the stream poller, so that
-  several changes reach the notifier in one batch.
+  several changes reach the notifier in one batch; ``{"restart": true}``:
+  restart the poller and the notifier's containers mid-stream (it resumes
+  after its checkpoints).  ``GET /dev/stream``: paused, restarts, checkpoints.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from localcloud.awsgate import AwsGate, UnknownOperation
 from localcloud.devidp import DevIdentityProvider
 from localcloud.management import Faults
 from localcloud.poller import StreamPoller
@@ -38,8 +47,8 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def routes(idp: DevIdentityProvider, faults: Faults, poller: StreamPoller,
-           stack_info: Callable[[], dict[str, Any]]) -> list[web.RouteDef]:
+def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: StreamPoller,
+           restart_stream: Callable[[], None], stack_info: Callable[[], dict[str, Any]]) -> list[web.RouteDef]:
     async def phone_token(request: web.Request) -> web.Response:
         body = await _json_object(request)
         if body is None:
@@ -60,28 +69,55 @@ def routes(idp: DevIdentityProvider, faults: Faults, poller: StreamPoller,
 
     async def add_fault(request: web.Request) -> web.Response:
         body = await _json_object(request)
-        if body is None or not isinstance(body.get("connection_id"), str):
-            return _invalid("Send {\"connection_id\": ..., \"status\": 500, \"times\": 1}.")
+        if body is None or not (isinstance(body.get("connection_id"), str) or isinstance(body.get("operation"), str)):
+            return _invalid("Send {\"connection_id\": ..., \"status\": 500, \"times\": 1} or "
+                            "{\"operation\": \"dynamodb:UpdateItem\", \"error\": ..., \"status\": 400, \"times\": 1}.")
         status, times = body.get("status", 500), body.get("times", 1)
         if not isinstance(status, int) or not 400 <= status < 600 or not isinstance(times, int) or times < 1:
             return _invalid("status must be an HTTP error status and times a positive integer.")
-        faults.add(body["connection_id"], status, times)
+        if "operation" in body:
+            error = body.get("error")
+            if not isinstance(error, str) or not error.isalnum():
+                return _invalid("error must be an AWS error code such as ProvisionedThroughputExceededException.")
+            try:
+                gate.add_fault(body["operation"], error, status, times)
+            except UnknownOperation as problem:
+                return _invalid(str(problem))
+        else:
+            faults.add(body["connection_id"], status, times)
         return web.Response(status=204)
 
     async def list_faults(request: web.Request) -> web.Response:
-        return web.json_response({cid: {"status": f.status, "remaining": f.remaining}
-                                  for cid, f in faults.by_connection.items()})
+        listed = {cid: {"status": f.status, "remaining": f.remaining} for cid, f in faults.by_connection.items()}
+        listed.update({target: {"status": f.status, "error": f.error, "remaining": f.remaining}
+                       for target, f in gate.faults.items()})
+        return web.json_response(listed)
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        faults.by_connection.clear()
+        gate.faults.clear()
+        return web.Response(status=204)
+
+    def stream_state() -> dict[str, Any]:
+        return {"paused": poller.paused.is_set(), "restarts": poller.restarts, "checkpoints": dict(poller.checkpoints)}
 
     async def stream(request: web.Request) -> web.Response:
         body = await _json_object(request)
-        if body is None or not isinstance(body.get("paused"), bool):
-            return _invalid("Send {\"paused\": true|false}.")
-        if body["paused"]:
+        paused, restart = (body or {}).get("paused"), (body or {}).get("restart", False)
+        if body is None or not isinstance(restart, bool) or not (isinstance(paused, bool) or
+                                                                 (paused is None and restart)):
+            return _invalid("Send {\"paused\": true|false} and/or {\"restart\": true}.")
+        if paused is True:
             poller.paused.set()
-        else:
+        if restart:
+            await asyncio.get_running_loop().run_in_executor(None, restart_stream)
+        if paused is False:
             poller.paused.clear()
             poller.wake()
-        return web.json_response({"paused": poller.paused.is_set()})
+        return web.json_response(stream_state())
+
+    async def stream_status(request: web.Request) -> web.Response:
+        return web.json_response(stream_state())
 
     return [
         web.post("/dev/phone-token", phone_token),
@@ -89,5 +125,7 @@ def routes(idp: DevIdentityProvider, faults: Faults, poller: StreamPoller,
         web.get("/dev/stack", stack),
         web.post("/dev/faults", add_fault),
         web.get("/dev/faults", list_faults),
+        web.delete("/dev/faults", clear_faults),
         web.post("/dev/stream", stream),
+        web.get("/dev/stream", stream_status),
     ]

@@ -13,6 +13,13 @@ shard by shard and in order, as Lambda does:
 - After MaximumRetryAttempts retries, or once a record is older than
   MaximumRecordAgeInSeconds, the records are dropped with a log line (Lambda
   would send them to the on-failure destination).
+- Checkpoints: per shard, the sequence number of the last record done with
+  (delivered, dropped, or rejected by the filter).  ``restart()`` (a test
+  hook, ``POST /dev/stream {"restart": true}``) abandons what is in flight
+  and resumes AFTER each checkpoint, or where the shard was first read when
+  nothing is checkpointed yet: never from LATEST, so nothing written in the
+  meantime is skipped.  What was in flight is delivered again (at least
+  once, as Lambda does; browsers drop duplicates by version).
 
 Latency: the poller sleeps between polls, briefly while there is traffic and
 longer when idle; ``wake()`` (called by the runtime after every invocation,
@@ -85,6 +92,9 @@ class StreamPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._iterators: dict[str, str | None] = {}
+        self._first_iterators: dict[str, str] = {}  # where each shard was first read from
+        self.checkpoints: dict[str, str] = {}  # shard -> last sequence number done with
+        self.restarts = 0
         self._active_until = 0.0
 
     # -- lifecycle ---------------------------------------------------------
@@ -92,14 +102,31 @@ class StreamPoller:
     def start(self) -> None:
         """Take the starting position now (LATEST: records written from here on), then poll."""
         self._discover_shards(self.mapping.starting_position)
+        self._start_thread()
+
+    def _start_thread(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = 10) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
+
+    def restart(self, while_stopped: Callable[[], None] = lambda: None) -> None:
+        """Stop polling (abandoning a batch in flight), then resume after the checkpoints."""
+        self.stop(timeout=None)  # an invocation in flight ends within the function's timeout
+        while_stopped()
+        for shard_id in self._iterators:
+            checkpoint = self.checkpoints.get(shard_id)
+            self._iterators[shard_id] = self._first_iterators[shard_id] if checkpoint is None else \
+                self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                                                SequenceNumber=checkpoint)["ShardIterator"]
+        self.restarts += 1
+        self._start_thread()
 
     def wake(self) -> None:
         self._wake.set()
@@ -110,9 +137,10 @@ class StreamPoller:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         for shard in description["Shards"]:
             if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                iterator = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=position,
                 )["ShardIterator"]
+                self._iterators[shard["ShardId"]] = self._first_iterators[shard["ShardId"]] = iterator
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -142,39 +170,46 @@ class StreamPoller:
             read += len(records)
             passing = [r for r in records if record_matches(self.mapping.filter_criteria, r)]
             for start in range(0, len(passing), self.mapping.batch_size):
-                self.deliver(passing[start:start + self.mapping.batch_size])
+                batch = passing[start:start + self.mapping.batch_size]
+                if not self.deliver(batch):
+                    return read  # abandoned by a restart: the checkpoint stays before this batch
+                self.checkpoints[shard_id] = batch[-1]["dynamodb"]["SequenceNumber"]
+            if records:
+                self.checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]  # filtered ones too
             if self._iterators[shard_id] is None:
                 self._discover_shards("TRIM_HORIZON")  # the shard closed: its children start at their beginning
         return read
 
     # -- delivery ----------------------------------------------------------
 
-    def deliver(self, batch: list[Record], attempt: int = 0) -> None:
-        """Invoke until the batch is processed, retries run out, or its records expire."""
+    def deliver(self, batch: list[Record], attempt: int = 0) -> bool:
+        """Invoke until the batch is processed, retries run out, or its records expire.
+
+        False when a restart stopped it first: the batch is neither processed nor dropped.
+        """
         while batch:
+            if self._stop.is_set():
+                return False
             batch = self._drop_expired(batch)
             if not batch:
-                return
+                return True
             label = f"stream {len(batch)} record{'s' if len(batch) != 1 else ''}"
             try:
                 result = self.invoke({"Records": batch}, label)
             except InvocationError:
                 if self.mapping.bisect_on_error and len(batch) > 1:
                     half = len(batch) // 2
-                    self.deliver(batch[:half], attempt + 1)
-                    self.deliver(batch[half:], attempt + 1)
-                    return
+                    return self.deliver(batch[:half], attempt + 1) and self.deliver(batch[half:], attempt + 1)
             else:
                 batch = self._unprocessed(batch, result)
                 if not batch:
-                    return
+                    return True
             attempt += 1
             if 0 <= self.mapping.max_retries < attempt:
                 self._drop(batch, f"after {self.mapping.max_retries} retries")
-                return
+                return True
             self._stop.wait(RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1])
-            if self._stop.is_set():
-                return
+        return True
 
     def _unprocessed(self, batch: list[Record], result: Any) -> list[Record]:
         """The records to retry: from the lowest failed sequence number on."""

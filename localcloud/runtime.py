@@ -1,37 +1,46 @@
-"""The template's functions run in this process, the way Lambda runs them.
+"""The template's functions run as Lambda runs them: in containers, warm after their cold start.
 
 - Environment: what the template gives each function (Globals merged), with
   intrinsics resolved to local values, plus fake credentials, the region and
   ``AWS_ENDPOINT_URL_*`` pointing at moto, so the handlers run unchanged.
-  All functions share one process and so one ``os.environ``: that works
-  because the template gives every function the same variables (all of them
-  come from Globals).  ``function_environment`` checks it and refuses to start
-  otherwise, rather than run a function with another function's settings.
-- One warm container per function: a single worker thread each, so
-  invocations of one function queue and never overlap (Powertools' resolver
-  and batch processor keep per-invocation state on module-level objects, as
-  Lambda's one-event-at-a-time model allows), while different functions run
-  in parallel, all off the event loop.
+  ``function_environment`` insists that every function gets the same
+  variables (true of this template, where all of them come from Globals):
+  the containers share the fork server's environment.
+- Containers: each is a child process (container.py) that runs one handler
+  and takes one event at a time, so nothing a handler keeps at module
+  level (Powertools' resolver puts the current event on a class attribute,
+  its Metrics share one dict, its Logger one set of keys, the batch
+  processor its records) is ever seen by two invocations at once, and
+  different functions share nothing, as on Lambda.  Containers are forked
+  from a fork server that imported every handler once (a new container costs
+  milliseconds, so scaling out does not stall a test).  A function scales
+  out like Lambda: an event goes to an idle warm container, else a new one is
+  started while the function has fewer than ``max_containers`` (its
+  concurrency limit), else it queues.  Each function starts with one.  The
+  stream poller invokes one batch at a time, so the notifier uses one
+  container and keeps the shard's order.
+- Timeouts are enforced: a container that overruns its function's Timeout is
+  killed and the invocation is a function error, as Lambda does it.
 - One log line per invocation on stdout: function, route, status, milliseconds.
-  Function timeouts are reported through the context but not enforced.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import json
+import multiprocessing
 import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from localcloud import container as container_main
 from localcloud.cloud import FAKE_CREDENTIALS, Resources
-from localcloud.events import REGION, LambdaContext
+from localcloud.events import REGION
 from localcloud.resolve import Resolver, localize_url
 from localcloud.template import ROOT, functions
 
@@ -43,7 +52,11 @@ LOOPBACK = "127.0.0.1,localhost"
 
 
 class InvocationError(RuntimeError):
-    """The function raised: Lambda's "function error" (the traceback went to stderr)."""
+    """Lambda's "function error": the handler raised, its container died, or it timed out (details on stderr)."""
+
+    def __init__(self, function_name: str, kind: str) -> None:
+        super().__init__(f"{function_name} failed: {kind}")
+        self.kind = kind
 
 
 def function_environment(template: dict[str, Any], resolver: Resolver, base_url: str) -> dict[str, str]:
@@ -59,7 +72,7 @@ def function_environment(template: dict[str, Any], resolver: Resolver, base_url:
             differing = sorted(k for k in set(first) | set(environment) if first.get(k) != environment.get(k))
             raise RuntimeError(
                 f"{name} and {first_name} differ in {', '.join(differing)}: the local stack runs every "
-                "function in one process with one environment"
+                "function from one fork server with one environment"
             )
     return first
 
@@ -80,63 +93,170 @@ def local_environment(resources: Resources) -> dict[str, str]:
     return environment
 
 
+# Most containers one function runs at once (its concurrency); 0 < this.
+DEFAULT_MAX_CONTAINERS = 4
+# How long a cold start (interpreter, imports) may take before the container is given up.
+COLD_START_TIMEOUT_S = 60.0
+
+
+# One fork server for the process: the stack runs one runtime.
+FORK_SERVER = multiprocessing.get_context("forkserver")
+
+
+class Container:
+    """One child process running one function's handler (container.py)."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self.channel, theirs = FORK_SERVER.Pipe()
+        self.process = FORK_SERVER.Process(target=container_main.serve, name=function.name, daemon=True,
+                                           args=(function.code_root, function.handler, theirs))
+        self.process.start()
+        theirs.close()
+        if not self.channel.poll(COLD_START_TIMEOUT_S) or not self._ready():
+            self.stop()
+            raise InvocationError(function.name, "Runtime.InitError")
+
+    def _ready(self) -> bool:
+        try:
+            return bool(json.loads(self.channel.recv_bytes()).get("ready"))
+        except (EOFError, OSError):
+            return False
+
+    def invoke(self, event: Any) -> Any:
+        """The handler's result; InvocationError if it raised, crashed or timed out."""
+        function = self.function
+        context = {"function_name": function.name, "memory_mb": function.memory_mb, "timeout_s": function.timeout_s}
+        try:
+            self.channel.send_bytes(json.dumps({"event": event, "context": context}).encode())
+            if not self.channel.poll(function.timeout_s):
+                self.stop()
+                print(f"{function.name}: Task timed out after {function.timeout_s:.2f} seconds",
+                      file=sys.stderr, flush=True)
+                raise InvocationError(function.name, "Task.TimedOut")
+            reply = json.loads(self.channel.recv_bytes())
+        except (EOFError, OSError):
+            self.stop()
+            raise InvocationError(function.name, "Runtime.ExitError") from None
+        if "error" in reply:
+            raise InvocationError(function.name, str(reply["error"]))
+        return reply["result"]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        self.channel.close()  # end of input: the container returns
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
 @dataclass
 class Function:
     name: str
-    handler: Callable[[Any, Any], Any]
+    handler: str  # module.attribute
+    code_root: str
     timeout_s: float
     memory_mb: int
-    worker: ThreadPoolExecutor
-    # Also held by callers that invoke from their own thread (the stream poller).
-    busy: threading.Lock = field(default_factory=threading.Lock)
+    max_containers: int
+    idle: list[Container] = field(default_factory=list)
+    running: int = 0  # containers alive, idle or busy
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    # Threads that wait for a container: one per container the function may have.
+    callers: ThreadPoolExecutor | None = None
+
+    def acquire(self) -> Container:
+        """A warm idle container, else a new one within the limit, else wait for one."""
+        with self.changed:
+            while not self.idle and self.running >= self.max_containers:
+                self.changed.wait()
+            if self.idle:
+                return self.idle.pop()  # the most recently used: the warmest
+            self.running += 1
+        try:
+            return Container(self)
+        except BaseException:
+            self.release(None)
+            raise
+
+    def release(self, container: Container | None) -> None:
+        with self.changed:
+            if container is not None and container.alive:
+                self.idle.append(container)
+            else:
+                self.running -= 1
+            self.changed.notify()
+
+    def stop(self) -> None:
+        with self.changed:
+            idle, self.idle = self.idle, []
+            self.running -= len(idle)
+        for container in idle:
+            container.stop()
 
 
 class Runtime:
-    def __init__(self, template: dict[str, Any]) -> None:
+    def __init__(self, template: dict[str, Any], max_containers: int = DEFAULT_MAX_CONTAINERS) -> None:
+        if max_containers < 1:
+            raise ValueError("a function needs at least one container")
         self.template = template
+        self.max_containers = max_containers
         self.functions: dict[str, Function] = {}
         self.after_invocation: list[Callable[[], None]] = []
         self._output = threading.Lock()
 
     def start(self, environment: dict[str, str]) -> None:
-        """Set the environment, then import every handler (a cold start for all of them)."""
+        """Set the environment, then start one container per function (the fork server imports every handler)."""
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             os.environ.pop(name, None)  # a real profile must never win over the fake credentials
         os.environ.update(environment)
+        os.environ["PYTHONUNBUFFERED"] = "1"  # containers' log lines reach the stack's stdout as they are written
         for name, props in functions(self.template).items():
             code_root = str((ROOT / props["CodeUri"]).resolve())
             if code_root not in sys.path:
-                sys.path.insert(0, code_root)  # what /var/task is on Lambda
-            module_name, attribute = props["Handler"].rsplit(".", 1)
-            handler = getattr(importlib.import_module(module_name), attribute)
-            self.functions[name] = Function(name, handler, float(props.get("Timeout", 3)),
-                                            int(props.get("MemorySize", 128)),
-                                            ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
-        from qrlogin import deps
-
-        deps.reset()
+                sys.path.insert(0, code_root)  # the fork server gets this sys.path to import the handlers
+            self.functions[name] = Function(
+                name, props["Handler"], code_root, float(props.get("Timeout", 3)), int(props.get("MemorySize", 128)),
+                self.max_containers,
+                callers=ThreadPoolExecutor(max_workers=self.max_containers, thread_name_prefix=name),
+            )
+        FORK_SERVER.set_forkserver_preload(
+            ["localcloud.container", *sorted({f.handler.rsplit(".", 1)[0] for f in self.functions.values()})])
+        with ThreadPoolExecutor(max_workers=len(self.functions)) as starting:
+            warm = list(starting.map(lambda f: (f, f.acquire()), self.functions.values()))
+        for function, container in warm:
+            function.release(container)
 
     def stop(self) -> None:
         for function in self.functions.values():
-            function.worker.shutdown(wait=True, cancel_futures=True)
+            if function.callers is not None:
+                function.callers.shutdown(wait=True, cancel_futures=True)
+            function.stop()
+
+    def recycle(self, function_name: str) -> None:
+        """Stop the function's idle containers: its next events meet a cold start."""
+        self.functions[function_name].stop()
 
     async def invoke(self, function_name: str, event: Any, label: str) -> Any:
-        worker = self.functions[function_name].worker
-        return await asyncio.get_running_loop().run_in_executor(worker, self.invoke_sync, function_name, event, label)
+        callers = self.functions[function_name].callers
+        return await asyncio.get_running_loop().run_in_executor(callers, self.invoke_sync, function_name, event, label)
 
     def invoke_sync(self, function_name: str, event: Any, label: str) -> Any:
         function = self.functions[function_name]
-        with function.busy:
-            started = time.perf_counter()
-            try:
-                result = function.handler(event, LambdaContext(function.name, function.memory_mb, function.timeout_s))
-            except Exception as error:
-                traceback.print_exc(file=sys.stderr)
-                self._log(function.name, label, f"error {type(error).__name__}", started)
-                raise InvocationError(f"{function_name} failed") from error
-            finally:
-                for callback in self.after_invocation:
-                    callback()
+        container = function.acquire()
+        started = time.perf_counter()
+        try:
+            result = container.invoke(event)
+        except InvocationError as error:
+            self._log(function.name, label, f"error {error.kind}", started)
+            raise
+        finally:
+            function.release(container)
+            for callback in self.after_invocation:
+                callback()
         self._log(function.name, label, outcome(result), started)
         return result
 

@@ -26,7 +26,7 @@ from localcloud.gateway import HttpGateway
 from localcloud.management import Faults, ManagementApi
 from localcloud.poller import StreamPoller, stream_mapping
 from localcloud.resolve import Resolver, parameters
-from localcloud.runtime import Runtime, function_environment, local_environment
+from localcloud.runtime import DEFAULT_MAX_CONTAINERS, Runtime, function_environment, local_environment
 from localcloud.template import ROOT, load_template, resources_of_type
 from localcloud.websocket import WebSocketGateway, websocket_api
 
@@ -57,13 +57,14 @@ def local_ids(template: dict[str, Any], resources: Resources) -> tuple[dict[str,
 
 
 class LocalStack:
-    def __init__(self, host: str = "127.0.0.1", port: int = 3000, overrides: dict[str, str] | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 3000, overrides: dict[str, str] | None = None,
+                 max_containers: int = DEFAULT_MAX_CONTAINERS) -> None:
         self.host = host
         self.port = port
         self.overrides = dict(overrides or {})
         self.template = load_template()
         self.cloud = LocalCloud(self.template)
-        self.runtime = Runtime(self.template)
+        self.runtime = Runtime(self.template, max_containers)
         self.idp = DevIdentityProvider()
         self.faults = Faults()
         self.base_url = ""
@@ -119,6 +120,9 @@ class LocalStack:
         )
         self.runtime.after_invocation.append(poller.wake)
 
+        def restart_stream() -> None:
+            poller.restart(while_stopped=lambda: self.runtime.recycle(mapping.function_name))
+
         self._websocket = websocket = WebSocketGateway(websocket_api(template, resolver), self.runtime)
         management = ManagementApi(websocket, self.faults)
         http = HttpGateway(template, resolver, self.runtime)
@@ -138,7 +142,7 @@ class LocalStack:
             return await http.handle(request)
 
         app = web.Application(client_max_size=10 * 1024 * 1024)  # HTTP API's payload limit
-        app.add_routes(devapi.routes(self.idp, self.faults, poller, stack_info))
+        app.add_routes(devapi.routes(self.idp, self.faults, self.cloud.gate, poller, restart_stream, stack_info))
         app.add_routes([
             web.get(f"/{stage}", websocket.handle),
             web.route("*", f"/{stage}/@connections/{{connection_id:.+}}", management.handle),
