@@ -24,6 +24,7 @@ MODULES = [
     "bench.warm",
     "bench.per_login",
     "bench.push_latency",
+    "bench.load",
 ]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
