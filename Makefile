@@ -32,8 +32,14 @@ sam: $(SAM_STAMP)
 dev: $(STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
 
-test: $(STAMP)
+test: $(STAMP) $(SAM_STAMP)
 	$(PY) -m pytest tests
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+browser: $(STAMP)
+	$(PY) -m pytest tests/browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
