@@ -45,7 +45,7 @@ def deny(session_id: str) -> Response:
     return _phone_call(session_id, lambda user: service.deny(deps.store(), session_id, user, now=time.time()))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,7 +1,8 @@
 """Logger and metrics, one of each per container.
 
 Never log events, bodies or headers: they carry browser tokens, phone tokens
-and id_tokens.  Log ids, statuses, user subjects and timings only.
+and id_tokens.  Every handler passes ``log_event=False`` explicitly, so the
+POWERTOOLS_LOGGER_LOG_EVENT variable cannot turn event logging on.  Log ids, statuses, user subjects and timings only.
 """
 
 from __future__ import annotations

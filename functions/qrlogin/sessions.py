@@ -125,12 +125,6 @@ def classify_phone_failure(transition: Transition, old: Session | None, user: Ph
     )
 
 
-def classify_cancel_failure(old: Session | None, now: float) -> None:
-    if old is None:
-        raise errors.SessionNotFound()
-    raise errors.SessionConflict(f"The session is already {old.effective_status(now).value}.")
-
-
 def check_redeemable(session: Session | None, now: float) -> Session:
     """Raise the OAuth-style error that says why a session cannot be redeemed."""
     if session is None:

@@ -50,7 +50,7 @@ def push_status(record: DynamoDBRecord) -> None:
                                          "version": session.version, "connections": len(session.connections)})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=push_status, processor=processor, context=context))

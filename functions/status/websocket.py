@@ -91,7 +91,7 @@ def default(event: Event) -> Reply:
     raise errors.InvalidRequest("Send a JSON message with action subscribe or ping.")
 
 
-@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", log_event=False)
 @metrics.log_metrics
 def handler(event: Event, context: LambdaContext) -> Reply:
     route_key = event.get("requestContext", {}).get("routeKey", "$default")

@@ -121,3 +121,19 @@ def test_a_signing_failure_during_redeem_logs_no_secret_and_leaves_the_session_r
     assert redeemed.status == 200
     for form in secret_forms(redeemed.body["id_token"]):
         assert form not in all_output()
+
+
+def test_the_log_event_switch_cannot_make_a_handler_log_its_event(flow, all_output, monkeypatch):
+    # Given an operator who turns on Powertools' event logging by environment variable
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    login = flow.issue()
+
+    # When the phone scans and the browser polls (events carrying both tokens)
+    flow.scan(login)
+    flow.status(login)
+
+    # Then neither token was logged: every handler passes log_event=False itself
+    output = all_output()
+    assert "session scanned" in output  # the capture did capture
+    for secret in (login.browser_token, flow.tokens["alice"]):
+        assert secret not in output
