@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
+from stackclient import NO_RATE_LIMIT, SECRETS, Clients
 
 from bench.load import leaked
 from localcloud.process import StackProcess
-from stackclient import SECRETS, Clients
 
 T = TypeVar("T")
-# Load comes from 127.0.0.1 only; the issue rate limit has its own test and stack.
-NO_RATE_LIMIT = "IssueRateLimitPerMinute=0"
 LOG_ENV = {"POWERTOOLS_LOG_LEVEL": "INFO"}
 
 

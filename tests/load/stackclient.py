@@ -21,6 +21,8 @@ from localcloud.cloud import client
 # Longest wait for a reply, a push or a state change: a bound for failures, not a timing check.
 WAIT_S = 20.0
 SECRETS: list[str] = []
+# Load comes from 127.0.0.1 only; the issue rate limit has its own test and stack.
+NO_RATE_LIMIT = "IssueRateLimitPerMinute=0"
 
 
 @dataclass

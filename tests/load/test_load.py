@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from stackclient import SECRETS
 
 from bench.load import EXPECTED_STATUSES, drive, leaked, stack_logs
-from stackclient import SECRETS
 
 pytestmark = pytest.mark.load
 

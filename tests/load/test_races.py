@@ -12,7 +12,6 @@ import asyncio
 from collections import Counter
 
 import pytest
-
 from stackclient import Api, Login
 
 pytestmark = pytest.mark.load
