@@ -164,8 +164,11 @@ class LocalStack:
 
 def web_file(name: str) -> Path | None:
     """A file under web/ by its URL path, never outside it."""
-    candidate = (WEB_DIR / name.lstrip("/")).resolve()
-    if candidate.is_file() and candidate.is_relative_to(WEB_DIR.resolve()):
-        return candidate
+    try:
+        candidate = (WEB_DIR / name.lstrip("/")).resolve()
+        if candidate.is_file() and candidate.is_relative_to(WEB_DIR.resolve()):
+            return candidate
+    except (OSError, ValueError):  # a NUL byte or an over-long name: no file of ours
+        pass
     return None
 

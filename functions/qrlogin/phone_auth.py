@@ -36,17 +36,27 @@ class PhoneTokenVerifier(Protocol):
     def verify(self, token: str) -> PhoneUser: ...
 
 
+def _is_unicode(value: str) -> bool:
+    """False for a lone surrogate (JSON may carry "\\ud800"): DynamoDB takes only valid UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _display_name(claims: dict[str, Any]) -> str | None:
     for claim in ("name", "preferred_username", "username"):
         value = claims.get(claim)
         if isinstance(value, str) and value.strip():
-            return value.strip()[:MAX_NAME_LENGTH]
+            # A lone surrogate becomes "?": DynamoDB refuses what is not valid UTF-8.
+            return value.strip()[:MAX_NAME_LENGTH].encode("utf-8", "replace").decode("utf-8")
     return None
 
 
 def _user_from_claims(claims: dict[str, Any]) -> PhoneUser:
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > 256:
+    if not isinstance(subject, str) or not subject or len(subject) > 256 or not _is_unicode(subject):
         raise errors.Unauthorized("The user token has no subject.")
     return PhoneUser(sub=subject, name=_display_name(claims))
 
