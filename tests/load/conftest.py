@@ -28,10 +28,10 @@ class Stacks:
     def __init__(self) -> None:
         self.running: dict[tuple[str, ...], StackProcess] = {}
 
-    def get(self, *params: str, purpose: str = "shared") -> StackProcess:
+    def get(self, *params: str, purpose: str = "shared", env: dict[str, str] | None = None) -> StackProcess:
         key = (purpose, *params)
         if key not in self.running:
-            self.running[key] = StackProcess(*params, env=LOG_ENV).start()
+            self.running[key] = StackProcess(*params, env={**LOG_ENV, **(env or {})}).start()
         return self.running[key]
 
     def stop_all(self) -> list[str]:
