@@ -263,7 +263,8 @@ def run() -> dict[str, Any]:
     }
     how = (f"local stack (IssueRateLimitPerMinute=0), {LOGINS} complete logins started at once, one asyncio "
            "client each: issue, subscribe, phone token, scan, confirm, 'confirmed' push, redeem, second redeem "
-           "(invalid_grant), 'redeemed' push; end-to-end = POST /sessions to id_token; nearest-rank percentiles")
+           "(invalid_grant); then a sentinel push as a barrier and every socket drained (duplicates counted); "
+           "end-to-end = POST /sessions to id_token; nearest-rank percentiles; 2 shared cores")
     if report.lost or report.double_redeems or leaks:
         raise AssertionError(f"load: {figures}; {report.failures()}; leaked {leaks}")
     return {
