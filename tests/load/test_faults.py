@@ -216,33 +216,42 @@ def test_a_throttled_status_read_is_a_503_not_a_wrong_answer(api_for, run):
 # -- KMS --------------------------------------------------------------------------
 
 
+# Whatever the signing mode calls: kms signs with Sign; envelope decrypts (or first encrypts) its key with KMS.
+KMS_OPERATIONS = ("Sign", "Decrypt", "Encrypt", "GenerateDataKeyPair", "GetPublicKey")
+
+
 @pytest.mark.parametrize(("error", "status"), [("KMSInternalException", 500), ("DisabledException", 400)])
-def test_kms_failing_at_redeem_is_an_error_and_the_login_stays_redeemable(api_for, run, error, status):
-    async def scenario(api: Api):
-        # Given a confirmed session, and KMS failing to sign
-        login, _ = await confirmed(api)
-        await api.fault(operation="kms:Sign", error=error, status=status, times=EXHAUSTING)
+def test_kms_failing_at_redeem_is_an_error_and_the_login_stays_redeemable(stacks, run, error, status):
+    # A stack of its own, where no container has used the signing key yet (envelope mode keeps it once decrypted)
+    kms_stack = stacks.get(NO_RATE_LIMIT, purpose=f"kms-{error}")
 
-        # When the browser redeems
-        reply = await api.redeem(login)
+    async def scenario():
+        async with Clients(kms_stack.base_url) as api:
+            # Given a confirmed session, and KMS failing
+            login, _ = await confirmed(api)
+            for operation in KMS_OPERATIONS:
+                await api.fault(operation=f"kms:{operation}", error=error, status=status, times=EXHAUSTING)
 
-        # Then it gets an error that says retry, and the session is still confirmed (the login is not lost)
-        assert (reply.status, reply.body["error"]) == (503, "temporarily_unavailable")
-        assert "id_token" not in reply.body
-        assert await api.state(login) == ("confirmed", 3)
+            # When the browser redeems
+            reply = await api.redeem(login)
 
-        # And once KMS is back, the same redeem succeeds, with a token the published key verifies
-        await api.clear_faults()
-        again = await api.redeem(login)
-        assert again.status == 200, again.body
-        jwks = (await api.call("GET", "/.well-known/jwks.json")).body
-        key = jwt.PyJWK(jwks["keys"][0])
-        claims = jwt.decode(again.body["id_token"], key.key, algorithms=["ES256"], options={"verify_aud": False})
-        assert claims["sub"] == "tess"
-        # And exactly once
-        assert (await api.redeem(login)).body["error"] == "invalid_grant"
+            # Then it gets an error that says retry, and the session is still confirmed (the login is not lost)
+            assert (reply.status, reply.body["error"]) == (503, "temporarily_unavailable"), reply.body
+            assert "id_token" not in reply.body
+            assert await api.state(login) == ("confirmed", 3)
 
-    run(api_for(scenario))
+            # And once KMS is back, the same redeem succeeds, with a token the published key verifies
+            await api.clear_faults()
+            again = await api.redeem(login)
+            assert again.status == 200, again.body
+            jwks = (await api.call("GET", "/.well-known/jwks.json")).body
+            key = jwt.PyJWK(jwks["keys"][0])
+            claims = jwt.decode(again.body["id_token"], key.key, algorithms=["ES256"], options={"verify_aud": False})
+            assert claims["sub"] == "tess"
+            # And exactly once
+            assert (await api.redeem(login)).body["error"] == "invalid_grant"
+
+    run(scenario())
 
 
 # -- the notifier restarted mid-stream ---------------------------------------------
