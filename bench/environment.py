@@ -61,6 +61,7 @@ def settings_env(jwks_url: str, signing_key_id: str = "arn:aws:kms:us-east-1:123
         "TOKEN_ISSUER": "https://login.example.com",
         "TOKEN_AUDIENCE": "example-app",
         "SIGNING_KEY_ID": signing_key_id,
+        "SIGNING_KEY_MODE": "envelope",
         "PHONE_AUTH_MODE": "jwt",
         "PHONE_JWT_ISSUER": "",
         "PHONE_JWT_AUDIENCE": "",

@@ -51,7 +51,7 @@ class LocalCloud:
         self._thread: threading.Thread | None = None
         self.resources: Resources | None = None
 
-    def start(self) -> Resources:
+    def start(self, parameters: dict[str, str] | None = None) -> Resources:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         # What moto's ThreadedMotoServer does, with the gate in front of its application.
         self._server = make_server(self.host, 0, self.gate.wrap(DomainDispatcherApplication(create_backend_app)),
@@ -67,7 +67,7 @@ class LocalCloud:
             TableName=table_name,
             TimeToLiveSpecification={"AttributeName": table_ttl_attribute(self.template), "Enabled": True},
         )
-        key = client("kms", endpoint).create_key(**signing_key_definition(self.template))["KeyMetadata"]
+        key = client("kms", endpoint).create_key(**signing_key_definition(self.template, parameters))["KeyMetadata"]
         self.resources = Resources(
             endpoint=endpoint,
             table_name=table_name,

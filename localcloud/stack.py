@@ -81,7 +81,7 @@ class LocalStack:
         try:
             # Bad parameters fail before anything starts.
             self.parameters = parameters(self.template, self._local_defaults(), self.overrides)
-            resources = await asyncio.get_running_loop().run_in_executor(None, self.cloud.start)
+            resources = await asyncio.get_running_loop().run_in_executor(None, self.cloud.start, self.parameters)
             app = self._assemble(resources)
             assert self._poller is not None
             self._poller.start()  # LATEST is taken now: before the first request can write

@@ -61,9 +61,58 @@ def table_ttl_attribute(template: dict[str, Any]) -> str:
     return props["TimeToLiveSpecification"]["AttributeName"]
 
 
-def signing_key_definition(template: dict[str, Any]) -> dict[str, Any]:
-    """``kms.create_key`` arguments for the template's signing key."""
+def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Each parameter's default, then the overrides (what a deploy would pass)."""
+    values = {name: str(spec["Default"]) for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
+    return {**values, **(overrides or {})}
+
+
+def condition(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
+    """Evaluates one of the template's Conditions (Equals/Not/And/Or over parameters)."""
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((kind, argument),) = node.items()
+            if kind == "Ref":
+                return parameters[argument]
+            if kind == "Condition":
+                return condition(template, argument, parameters)
+            if kind == "Fn::Equals":
+                return str(value(argument[0])) == str(value(argument[1]))
+            if kind == "Fn::Not":
+                return not value(argument[0])
+            if kind == "Fn::And":
+                return all(value(a) for a in argument)
+            if kind == "Fn::Or":
+                return any(value(a) for a in argument)
+        return node
+
+    return bool(value(template["Conditions"][name]))
+
+
+def choose_branches(template: dict[str, Any], node: Any, parameters: dict[str, str]) -> Any:
+    """Replaces every Fn::If by the branch its condition picks (AWS::NoValue drops the item)."""
+    if isinstance(node, list):
+        chosen = [choose_branches(template, item, parameters) for item in node]
+        return [item for item in chosen if item is not _NO_VALUE]
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, if_true, if_false = node["Fn::If"]
+            return choose_branches(template, if_true if condition(template, name, parameters) else if_false,
+                                   parameters)
+        if node == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        return {key: choose_branches(template, value, parameters) for key, value in node.items()}
+    return node
+
+
+_NO_VALUE = object()
+
+
+def signing_key_definition(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """``kms.create_key`` arguments for the template's signing key (as SigningKeyMode picks it)."""
     (props,) = [r["Properties"] for r in resources_of_type(template, "AWS::KMS::Key").values()]
+    props = choose_branches(template, props, parameter_values(template, overrides))
     return {"KeySpec": props["KeySpec"], "KeyUsage": props["KeyUsage"], "Description": props.get("Description", "")}
 
 

@@ -31,7 +31,10 @@ def create_session() -> Response:
 
 @app.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    return json_response(200, deps.signer().jwks, headers={"Cache-Control": "public, max-age=300"})
+    jwks = deps.signer().jwks
+    # An empty set (no token signed yet) must not be cached by relying backends.
+    cache = "public, max-age=300" if jwks["keys"] else "no-store"
+    return json_response(200, jwks, headers={"Cache-Control": cache})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

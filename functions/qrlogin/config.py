@@ -34,6 +34,7 @@ class Settings:
     token_issuer: str
     token_audience: str
     signing_key_id: str
+    signing_key_mode: str
     phone_auth_mode: str
     phone_jwt_issuer: str
     phone_jwt_audience: str
@@ -62,6 +63,9 @@ class Settings:
         mode = required("PHONE_AUTH_MODE")
         if mode not in ("jwt", "introspection"):
             raise MissingSetting("environment variable PHONE_AUTH_MODE must be jwt or introspection")
+        signing_mode = required("SIGNING_KEY_MODE")
+        if signing_mode not in ("envelope", "kms"):
+            raise MissingSetting("environment variable SIGNING_KEY_MODE must be envelope or kms")
         template = required("QR_LINK_TEMPLATE")
         if "{session_id}" not in template:
             raise MissingSetting("environment variable QR_LINK_TEMPLATE must contain {session_id}")
@@ -75,6 +79,7 @@ class Settings:
             token_issuer=required("TOKEN_ISSUER"),
             token_audience=required("TOKEN_AUDIENCE"),
             signing_key_id=required("SIGNING_KEY_ID"),
+            signing_key_mode=signing_mode,
             phone_auth_mode=mode,
             # Only the mode in use needs its settings; the others may be empty.
             phone_jwt_issuer=env.get("PHONE_JWT_ISSUER", "").strip(),
@@ -102,6 +107,7 @@ ENVIRONMENT_VARIABLES = (
     "TOKEN_ISSUER",
     "TOKEN_AUDIENCE",
     "SIGNING_KEY_ID",
+    "SIGNING_KEY_MODE",
     "PHONE_AUTH_MODE",
     "PHONE_JWT_ISSUER",
     "PHONE_JWT_AUDIENCE",

@@ -12,7 +12,7 @@ from typing import Any
 
 from qrlogin.config import get_settings
 from qrlogin.phone_auth import PhoneTokenVerifier
-from qrlogin.signing import KmsTokenSigner
+from qrlogin.signing import TokenSigner, signer_for
 from qrlogin.store import SessionStore
 
 
@@ -22,9 +22,8 @@ def store() -> SessionStore:
 
 
 @cache
-def signer() -> KmsTokenSigner:
-    settings = get_settings()
-    return KmsTokenSigner(settings.signing_key_id, settings.token_issuer, settings.token_audience)
+def signer() -> TokenSigner:
+    return signer_for(get_settings(), store())
 
 
 @cache

@@ -14,7 +14,7 @@ from qrlogin import errors, ids
 from qrlogin.config import POLL_INTERVAL_SECONDS, REDEEM_WINDOW_SECONDS, Settings
 from qrlogin.observability import count, logger
 from qrlogin.sessions import PhoneUser, Session, Status, check_redeemable
-from qrlogin.signing import ID_TOKEN_LIFETIME_SECONDS, KmsTokenSigner
+from qrlogin.signing import ID_TOKEN_LIFETIME_SECONDS, TokenSigner
 from qrlogin.store import SessionStore
 
 
@@ -139,7 +139,7 @@ def cancel(store: SessionStore, session_id: str, browser_token: str | None, *, n
     _log_transition("Cancelled", session, None, True)
 
 
-def redeem(store: SessionStore, signer: KmsTokenSigner, session_id: str, browser_token: str | None,
+def redeem(store: SessionStore, signer: TokenSigner, session_id: str, browser_token: str | None,
            *, now: float) -> dict[str, Any]:
     """Exactly once: sign first, then commit with a conditional write.
 

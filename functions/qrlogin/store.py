@@ -12,12 +12,17 @@ Item layout (one table, partition key ``pk``):
   ``subscribed``, so the stream's FilterCriteria invoke the notifier only for
   status changes that somebody is listening to.
 - rate counter ``rate#<ip>#<minute>``: ``hits`` and ``expires_at``.
+- signing key ``signing-key`` (``SigningKeyMode=envelope``): ``kid``, the public
+  JWK, and the private key encrypted under the stack's KMS key.  No
+  ``expires_at``: TTL never deletes it.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -52,6 +57,15 @@ LAST_WRITE_CONNECTION = "connection"
 LAST_WRITE_CREATED = "created"
 
 Item = dict[str, Any]
+
+SIGNING_KEY_PK = "signing-key"
+
+
+@dataclass(frozen=True)
+class SigningKeyRecord:
+    kid: str
+    public_jwk: dict[str, str]
+    private_key_ciphertext: bytes
 
 
 def session_key(session_id: str) -> Item:
@@ -315,6 +329,49 @@ class SessionStore:
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise _dependency_failure(error) from None
+
+    # -- the envelope signing key ------------------------------------------
+
+    def get_signing_key(self, *, consistent: bool = False) -> SigningKeyRecord | None:
+        try:
+            response = self.client.get_item(
+                TableName=self.table_name, Key={"pk": {"S": SIGNING_KEY_PK}}, ConsistentRead=consistent
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _dependency_failure(error) from None
+        item = response.get("Item")
+        if not item:
+            return None
+        return SigningKeyRecord(
+            kid=item["kid"]["S"],
+            public_jwk=json.loads(item["public_jwk"]["S"]),
+            private_key_ciphertext=item["private_key_ciphertext"]["B"],
+        )
+
+    def create_signing_key(self, record: SigningKeyRecord, now: float) -> bool:
+        """Store the key unless one exists; False when another container won the race."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": SIGNING_KEY_PK}},
+                UpdateExpression="SET kid = :kid, public_jwk = :jwk, private_key_ciphertext = :secret,"
+                " created_at = :now, last_write = :write",
+                ConditionExpression="attribute_not_exists(pk)",
+                ExpressionAttributeValues={
+                    ":kid": {"S": record.kid},
+                    ":jwk": {"S": json.dumps(record.public_jwk, separators=(",", ":"))},
+                    ":secret": {"B": record.private_key_ciphertext},
+                    ":now": {"N": str(int(now))},
+                    ":write": {"S": LAST_WRITE_CREATED},
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise _dependency_failure(error) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+        return True
 
 
 def _owned(session: Session | None, token_hash: str) -> Session | None:

@@ -47,6 +47,7 @@ def moto_aws(monkeypatch, tmp_path) -> Iterator[None]:
         "ALLOWED_ORIGINS": "https://app.example.com", "QR_LINK_TEMPLATE": "https://login.example.com/q/{session_id}",
         "WEBSOCKET_URL": "wss://ws.example.com/live", "CONNECTIONS_URL": "https://ws.example.com/live",
         "TOKEN_ISSUER": "https://login.example.com", "TOKEN_AUDIENCE": "example-app", "SIGNING_KEY_ID": "unset",
+        "SIGNING_KEY_MODE": "envelope",
         "PHONE_AUTH_MODE": "jwt", "PHONE_JWT_ISSUER": idp.issuer, "PHONE_JWT_AUDIENCE": idp.audience,
         "PHONE_JWKS_URL": (tmp_path / "jwks.json").as_uri(), "INTROSPECTION_URL": "",
         "ISSUE_RATE_LIMIT_PER_MINUTE": "0", "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true",

@@ -4,4 +4,4 @@ The least-privilege and filter proofs run the same flows the unit tests run,
 so they borrow those fixtures rather than keep a second copy that could drift.
 """
 
-from tests.unit.conftest import api, aws, idp, issue, settings_env  # noqa: F401
+from tests.unit.conftest import api, aws, idp, issue, settings_env, signing_mode  # noqa: F401

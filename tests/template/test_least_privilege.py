@@ -24,7 +24,7 @@ from botocore.stub import ANY, Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from localcloud.events import LambdaContext, stream_record
-from localcloud.template import functions, load_template
+from localcloud.template import choose_branches, functions, load_template, parameter_values
 from qrlogin import deps
 
 pytestmark = pytest.mark.template
@@ -130,8 +130,10 @@ def iam_request(call: Call) -> tuple[str, str]:
 # -- the template's policies, resolved ------------------------------------------------------
 
 
-def resolver(aws_resources: dict[str, Any]) -> Callable[[Any], Any]:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub and Fn::FindInMap to this test's real names and ARNs."""
+def resolver(aws_resources: dict[str, Any], signing_mode: str) -> Callable[[Any], Any]:
+    """Resolves Fn::If (for this SigningKeyMode), Ref, Fn::GetAtt, Fn::Sub and Fn::FindInMap to this
+    test's real names and ARNs."""
+    parameters = parameter_values(TEMPLATE, {"SigningKeyMode": signing_mode})
     account = DEFAULT_ACCOUNT_ID
     pseudo = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": account,
               "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "qrlogin"}
@@ -169,7 +171,7 @@ def resolver(aws_resources: dict[str, Any]) -> Callable[[Any], Any]:
             return re.sub(r"\$\{([^}!]+)\}", lambda m: variable(m.group(1), extra), text)
         return {kind: resolve(argument)}
 
-    return resolve
+    return lambda value: resolve(choose_branches(TEMPLATE, value, parameters))
 
 
 @dataclass(frozen=True)
@@ -184,10 +186,10 @@ def grants(function_name: str, resolve: Callable[[Any], Any]) -> list[Grant]:
     for policy in FUNCTIONS[function_name].get("Policies", []):
         assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
             f"{function_name}: only inline statements can be proven here, not {policy!r}")
-        for statement in policy["Statement"]:
+        for statement in resolve(policy)["Statement"]:
             assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = resolve(statement["Resource"])
+            resources = statement["Resource"]
             resources = resources if isinstance(resources, list) else [resources]
             found += [Grant(a, r) for a in actions for r in resources]
     return found
@@ -280,10 +282,16 @@ def websocket_settings(settings_env, monkeypatch):
     deps.reset()
 
 
+@pytest.fixture(params=["envelope", "kms"])
+def signing_mode(request) -> str:
+    """Each proof runs in both SigningKeyModes: their policies differ (Fn::If)."""
+    return request.param
+
+
 @pytest.fixture
-def proof(websocket_settings, recorder, api, issue, idp, aws) -> tuple[Recorder, Callable[[Any], Any]]:
+def proof(websocket_settings, recorder, api, issue, idp, aws, signing_mode) -> tuple[Recorder, Callable[[Any], Any]]:
     resources = run_every_flow(api, issue, idp, aws)
-    return recorder, resolver(resources)
+    return recorder, resolver(resources, signing_mode)
 
 
 # -- the proofs ------------------------------------------------------------------------------------
@@ -316,13 +324,15 @@ def test_the_function_policy_grants_nothing_it_never_uses(proof, function_name):
     assert unused == [], f"{function_name} is granted what none of its calls needs"
 
 
-def test_the_recorder_sees_calls_and_their_functions(proof):
+def test_the_recorder_sees_calls_and_their_functions(proof, signing_mode):
     # The proof depends on the recorder; a flow's known calls must be in it.
     recorder, _ = proof
     seen = {(c.function, c.service, c.operation) for c in recorder.calls}
-    assert {("IssueFunction", "dynamodb", "PutItem"), ("IssueFunction", "kms", "GetPublicKey"),
-            ("StatusFunction", "kms", "Sign"), ("NotifierFunction", "apigatewaymanagementapi", "PostToConnection"),
-            ("NotifierFunction", "dynamodb", "UpdateItem")} <= seen
+    signing = ({("IssueFunction", "kms", "GetPublicKey"), ("StatusFunction", "kms", "Sign")} if signing_mode == "kms"
+               else {("IssueFunction", "dynamodb", "GetItem"), ("StatusFunction", "kms", "Encrypt"),
+                     ("StatusFunction", "kms", "Decrypt")})
+    assert {("IssueFunction", "dynamodb", "PutItem"), ("NotifierFunction", "apigatewaymanagementapi", "PostToConnection"),
+            ("NotifierFunction", "dynamodb", "UpdateItem")} | signing <= seen
 
 
 def test_the_grants_resolve_to_this_test_arns(proof):

@@ -64,7 +64,13 @@ def idp(tmp_path) -> DevIdentityProvider:
 
 
 @pytest.fixture
-def settings_env(tmp_path, idp, monkeypatch) -> dict[str, str]:
+def signing_mode() -> str:
+    """The template's SigningKeyMode; a test may parametrize it (e.g. ``["kms", "envelope"]``)."""
+    return "envelope"
+
+
+@pytest.fixture
+def settings_env(tmp_path, idp, monkeypatch, signing_mode) -> dict[str, str]:
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -79,6 +85,7 @@ def settings_env(tmp_path, idp, monkeypatch) -> dict[str, str]:
         "TOKEN_ISSUER": "https://login.example.com",
         "TOKEN_AUDIENCE": "example-app",
         "SIGNING_KEY_ID": "set-by-the-aws-fixture",
+        "SIGNING_KEY_MODE": signing_mode,
         "PHONE_AUTH_MODE": "jwt",
         "PHONE_JWT_ISSUER": idp.issuer,
         "PHONE_JWT_AUDIENCE": idp.audience,
@@ -96,13 +103,13 @@ def settings_env(tmp_path, idp, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def aws(settings_env, monkeypatch) -> Iterator[dict[str, Any]]:
+def aws(settings_env, monkeypatch, signing_mode) -> Iterator[dict[str, Any]]:
     """moto's AWS with the template's table and signing key."""
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**table_definition(TEMPLATE, TABLE_NAME))
         kms = boto3.client("kms", region_name="us-east-1")
-        key = kms.create_key(**signing_key_definition(TEMPLATE))["KeyMetadata"]
+        key = kms.create_key(**signing_key_definition(TEMPLATE, {"SigningKeyMode": signing_mode}))["KeyMetadata"]
         monkeypatch.setenv("SIGNING_KEY_ID", key["Arn"])
         deps.reset()
         yield {"dynamodb": dynamodb, "kms": kms, "key_arn": key["Arn"]}

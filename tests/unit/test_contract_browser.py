@@ -327,7 +327,8 @@ def test_cancel_of_a_final_session_is_409(flow, read_item, steps):
 # -- GET /.well-known/jwks.json, unknown routes ---------------------------------
 
 
-def test_jwks_publishes_the_kms_public_key_as_an_es256_jwk(api, aws):
+@pytest.mark.parametrize("signing_mode", ["kms"])
+def test_jwks_publishes_the_kms_public_key_as_an_es256_jwk(api, aws, signing_mode):
     # When anyone fetches the JWKS
     result = api.http("GET", "/.well-known/jwks.json")
 

@@ -1,7 +1,7 @@
 """DESIGN §2: two racing requests, exactly one wins (one conditional UpdateItem each).
 
 Twenty threads start together behind a barrier, each acting as its own warm
-Lambda container: its own SessionStore and KmsTokenSigner with their own
+Lambda container: its own SessionStore and token signer with their own
 boto3 clients, calling the same use cases the handlers call (a handler adds
 only parsing, and a container serves one request at a time, so threads
 sharing one Powertools resolver would test the harness, not the service).
@@ -31,7 +31,7 @@ from qrlogin import errors, service
 from qrlogin.config import Settings
 from qrlogin.http import error_response
 from qrlogin.sessions import PhoneUser
-from qrlogin.signing import KmsTokenSigner
+from qrlogin.signing import TokenSigner, signer_for
 from qrlogin.store import MAX_CONNECTIONS, SessionStore
 from tests.unit.conftest import TABLE_NAME
 
@@ -61,7 +61,7 @@ class OneCallAtATime:
 @dataclass
 class Container:
     store: SessionStore
-    signer: KmsTokenSigner
+    signer: TokenSigner
     settings: Settings
 
 
@@ -82,10 +82,11 @@ def warm_clients() -> list[tuple[OneCallAtATime, OneCallAtATime]]:
 def containers(aws, settings_env, warm_clients) -> list[Container]:
     """One warm container per thread, each with its own clients."""
     settings = Settings.from_env()
-    return [Container(SessionStore(TABLE_NAME, client=dynamodb),
-                      KmsTokenSigner(aws["key_arn"], settings.token_issuer, settings.token_audience, client=kms),
-                      settings)
-            for dynamodb, kms in warm_clients]
+    containers = []
+    for dynamodb, kms in warm_clients:
+        store = SessionStore(TABLE_NAME, client=dynamodb)
+        containers.append(Container(store, signer_for(settings, store, client=kms), settings))
+    return containers
 
 
 def race(containers: list[Container], call: Callable[[int, Container], Any]) -> list[tuple[int, Any]]:
@@ -180,7 +181,9 @@ def test_cancel_racing_confirm_exactly_one_transition_wins(flow, containers, rea
         assert confirms == {200: 10} and cancels == {409: 10}
 
 
-def test_twenty_redeems_at_once_yield_exactly_one_id_token(flow, containers, read_item):
+@pytest.mark.parametrize("signing_mode", ["envelope", "kms"])
+def test_twenty_redeems_at_once_yield_exactly_one_id_token(flow, containers, read_item, signing_mode):
+    # (envelope mode: the twenty containers also race to create the stack's signing key)
     # Given a confirmed session
     login = flow.drive("scan:alice", "confirm:alice")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from botocore.stub import Stubber
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -97,16 +98,19 @@ def test_a_whole_login_with_failures_logs_no_secret(api, aws, flow, idp, clock, 
 
 
 
+@pytest.mark.parametrize(("signing_mode", "first_kms_call"), [("kms", "sign"), ("envelope", "encrypt")])
 def test_a_signing_failure_during_redeem_logs_no_secret_and_leaves_the_session_redeemable(
-        flow, read_item, all_output):
-    # Given a confirmed session, and KMS failing the next Sign (moto's KMS cannot, so a Stubber does)
+        flow, read_item, all_output, signing_mode, first_kms_call):
+    # Given a confirmed session, and KMS failing the redeem's first KMS call (Sign per token in kms
+    # mode; in envelope mode, Encrypt of the stack's new key). moto cannot fail, so a Stubber does.
     login = flow.drive("scan:alice", "confirm:alice")
     before = read_item(login.session_id)
 
     # When the browser redeems
     with Stubber(deps.signer().client) as kms:
-        kms.add_client_error("sign", service_error_code="KMSInternalException", http_status_code=500)
+        kms.add_client_error(first_kms_call, service_error_code="KMSInternalException", http_status_code=500)
         failed = flow.redeem(login)
+        kms.assert_no_pending_responses()  # the intended KMS call is the one that failed
 
     # Then it is a 503 that carries no token, nothing was written, and nothing secret was logged
     assert failed.status == 503 and failed.body["error"] == "temporarily_unavailable"

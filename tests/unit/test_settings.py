@@ -17,8 +17,8 @@ from qrlogin.phone_auth import (
 from tests.unit.conftest import handler_for
 
 REQUIRED = ("TABLE_NAME", "SESSION_TTL_SECONDS", "ALLOWED_ORIGINS", "QR_LINK_TEMPLATE", "WEBSOCKET_URL",
-            "CONNECTIONS_URL", "TOKEN_ISSUER", "TOKEN_AUDIENCE", "SIGNING_KEY_ID", "PHONE_AUTH_MODE",
-            "ISSUE_RATE_LIMIT_PER_MINUTE")
+            "CONNECTIONS_URL", "TOKEN_ISSUER", "TOKEN_AUDIENCE", "SIGNING_KEY_ID", "SIGNING_KEY_MODE",
+            "PHONE_AUTH_MODE", "ISSUE_RATE_LIMIT_PER_MINUTE")
 
 
 @pytest.fixture

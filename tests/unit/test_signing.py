@@ -104,7 +104,8 @@ def test_claims_follow_the_contract():
     assert len({signer.claims_for(_confirmed(None), 1600)["jti"] for _ in range(100)}) == 100
 
 
-def test_a_kms_signed_token_verifies_against_the_published_jwks(aws):
+@pytest.mark.parametrize("signing_mode", ["kms"])
+def test_a_kms_signed_token_verifies_against_the_published_jwks(aws, signing_mode):
     # Given the signer on moto's KMS key
     signer = KmsTokenSigner(aws["key_arn"], "https://login.example.com", "example-app", client=aws["kms"])
 
