@@ -41,6 +41,9 @@ integration: $(STAMP)
 browser: $(STAMP)
 	$(PY) -m pytest tests/browser
 
+load: $(STAMP)
+	$(PY) -m pytest tests/load
+
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
