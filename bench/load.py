@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import os
 import time
 from collections import Counter
@@ -97,7 +98,8 @@ class Report:
         samples = sorted(login.seconds * 1000 for login in self.completed if login.seconds is not None)
         if not samples:
             return float("nan")
-        return samples[max(0, min(len(samples) - 1, -(-len(samples) * p // 100) - 1))]  # nearest rank
+        rank = math.ceil(len(samples) * p / 100)  # nearest rank
+        return samples[max(0, min(len(samples), rank) - 1)]
 
     def failures(self, limit: int = 5) -> list[str]:
         return [f"login {login.index}: {login.error or login.statuses} redeems={login.redeems}"

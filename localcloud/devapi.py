@@ -88,7 +88,8 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
         return web.Response(status=204)
 
     async def list_faults(request: web.Request) -> web.Response:
-        listed = {cid: {"status": f.status, "remaining": f.remaining} for cid, f in faults.by_connection.items()}
+        listed: dict[str, dict[str, Any]] = {cid: {"status": f.status, "remaining": f.remaining}
+                                             for cid, f in faults.by_connection.items()}
         listed.update({target: {"status": f.status, "error": f.error, "remaining": f.remaining}
                        for target, f in gate.faults.items()})
         return web.json_response(listed)
