@@ -2,15 +2,35 @@
 
 Never log events, bodies or headers: they carry browser tokens, phone tokens
 and id_tokens.  Every handler passes ``log_event=False`` explicitly, so the
-POWERTOOLS_LOGGER_LOG_EVENT variable cannot turn event logging on.  Log ids, statuses, user subjects and timings only.
+POWERTOOLS_LOGGER_LOG_EVENT variable cannot turn event logging on.
+Log ids, statuses, user subjects and timings only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger(service="qrlogin")
+
+class LeanFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON lines without what the log group already says.
+
+    Each function logs to its own log group, so its name, ARN and memory size
+    on every line only add bytes (CloudWatch Logs bills ingestion per byte).
+    """
+
+    REDUNDANT = ("function_name", "function_arn", "function_memory_size", "location")
+
+    def serialize(self, log: dict[str, Any]) -> str:
+        for key in self.REDUNDANT:
+            log.pop(key, None)
+        return super().serialize(log)
+
+
+logger = Logger(service="qrlogin", logger_formatter=LeanFormatter())
 metrics = Metrics(namespace="qrlogin", service="qrlogin")
 
 

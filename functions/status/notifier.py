@@ -46,7 +46,8 @@ def push_status(record: DynamoDBRecord) -> None:
                                                   "error": error.response.get("Error", {}).get("Code")})
     if failed:
         raise RuntimeError(f"push failed for session {session.session_id}")
-    logger.info("status pushed", extra={"session_id": session.session_id, "status": session.status.value,
+    # The transition was logged where it happened; a push is detail (failures are warnings).
+    logger.debug("status pushed", extra={"session_id": session.session_id, "status": session.status.value,
                                          "version": session.version, "connections": len(session.connections)})
 
 
