@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 from aws_lambda_powertools.metrics import MetricUnit
 
 
@@ -24,10 +25,9 @@ class LeanFormatter(LambdaPowertoolsFormatter):
 
     REDUNDANT = ("function_name", "function_arn", "function_memory_size", "location")
 
-    def serialize(self, log: dict[str, Any]) -> str:
-        for key in self.REDUNDANT:
-            log.pop(key, None)
-        return super().serialize(log)
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
+        lean: dict[str, Any] = {key: value for key, value in log.items() if key not in self.REDUNDANT}
+        return super().serialize(lean)
 
 
 logger = Logger(service="qrlogin", logger_formatter=LeanFormatter())

@@ -83,9 +83,20 @@ def p256_jwk(spki_der: bytes, kid: str) -> dict[str, str]:
 class TokenSigner:
     """Builds and signs id_tokens; subclasses say where the private key lives."""
 
-    def __init__(self, issuer: str, audience: str) -> None:
+    def __init__(self, key_id: str, issuer: str, audience: str, client: Any = None) -> None:
+        self.key_id = key_id
         self.issuer = issuer
         self.audience = audience
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The KMS client, made on first use."""
+        if self._client is None:
+            from qrlogin.aws import client
+
+            self._client = client("kms")
+        return self._client
 
     @property
     def kid(self) -> str:
@@ -122,25 +133,8 @@ class TokenSigner:
         return f"{signing_input}.{b64url(der_signature_to_raw(der))}"
 
 
-def _kms_client() -> Any:
-    from qrlogin.aws import client
-
-    return client("kms")
-
-
 class KmsTokenSigner(TokenSigner):
     """``SigningKeyMode=kms``: every token is signed inside KMS; the key never leaves it."""
-
-    def __init__(self, key_id: str, issuer: str, audience: str, client: Any = None) -> None:
-        super().__init__(issuer, audience)
-        self.key_id = key_id
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = _kms_client()
-        return self._client
 
     @property
     def kid(self) -> str:
@@ -183,18 +177,10 @@ class EnvelopeTokenSigner(TokenSigner):
     """
 
     def __init__(self, key_id: str, issuer: str, audience: str, store: SessionStore, client: Any = None) -> None:
-        super().__init__(issuer, audience)
-        self.key_id = key_id
+        super().__init__(key_id, issuer, audience, client)
         self.store = store
-        self._client = client
         self._record: SigningKeyRecord | None = None
         self._private_key: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = _kms_client()
-        return self._client
 
     @property
     def jwks(self) -> dict[str, Any]:
