@@ -33,7 +33,7 @@ dev: $(STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
 
 test: $(STAMP) $(SAM_STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest
 
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration

@@ -41,26 +41,28 @@ def chromium_path() -> Path:
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser tier needs Debian's Chromium")
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync driver lives, an event loop runs on the main thread and
+# any later asyncio.run() (the integration and load tiers) would fail.
+@pytest.fixture(scope="module")
 def playwright(chromium_path: Path) -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(chromium_path: Path) -> Iterator[StackProcess]:
     with StackProcess(*SHARED_PARAMS) as process:
         yield process
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def short_stack(chromium_path: Path) -> Iterator[StackProcess]:
     with StackProcess(*SHORT_TTL_PARAMS) as process:
         yield process
