@@ -2,7 +2,7 @@
 
 Never log events, bodies or headers: they carry browser tokens, phone tokens
 and id_tokens.  Every handler passes ``log_event=False`` explicitly, so the
-POWERTOOLS_LOGGER_LOG_EVENT variable cannot turn event logging on.
+Powertools environment switch for event logging cannot turn it on.
 Log ids, statuses, user subjects and timings only.
 """
 
