@@ -148,8 +148,9 @@ def redeem(store: SessionStore, signer: TokenSigner, session_id: str, browser_to
     """
     session = check_redeemable(_owned_session(store, session_id, browser_token), now)
     assert browser_token is not None
-    id_token = signer.sign(signer.claims_for(session, int(now)))
-    redeemed = store.redeem(session_id, ids.hash_token(browser_token), now)
+    claims = signer.claims_for(session, int(now))
+    id_token = signer.sign(claims)
+    redeemed = store.redeem(session_id, ids.hash_token(browser_token), now, jti=claims["jti"])
     _log_transition("Redeemed", redeemed, None, True)
     return {"id_token": id_token, "token_type": "Bearer", "expires_in": ID_TOKEN_LIFETIME_SECONDS}
 

@@ -114,6 +114,7 @@ def session_from_item(item: Item) -> Session:
 
 class _ConditionFailed(Exception):
     def __init__(self, old: Item | None) -> None:
+        self.raw = old or {}
         self.old = session_from_item(old) if old and "session_id" in old else None
 
 
@@ -268,11 +269,17 @@ class SessionStore:
                 raise errors.SessionNotFound() from None
             raise errors.SessionConflict(f"The session is already {old.effective_status(now).value}.") from None
 
-    def redeem(self, session_id: str, token_hash: str, now: float) -> Session:
+    def redeem(self, session_id: str, token_hash: str, now: float, jti: str) -> Session:
+        """confirmed -> redeemed, recording the ``jti`` of the id_token this redeem hands out."""
         try:
             return self._transition(session_id, REDEEM, now, condition="browser_token_hash = :hash",
-                                    sets="redeemed_at = :now", values={":hash": {"S": token_hash}})
+                                    sets="redeemed_at = :now, redeemed_jti = :jti",
+                                    values={":hash": {"S": token_hash}, ":jti": {"S": jti}})
         except _ConditionFailed as failure:
+            if failure.old is not None and failure.raw.get("redeemed_jti", {}).get("S") == jti:
+                # Our own write committed and its response was lost; botocore's retry
+                # then failed the condition. The redeem did happen: it is ours.
+                return failure.old
             check_redeemable(_owned(failure.old, token_hash), now)
             # The condition failed yet the old image looks redeemable: only a
             # racing redeem between our read and write can do that.

@@ -227,7 +227,8 @@ class SessionLifecycle(RuleBasedStateMachine):
         if expected is None:
             self.model.change(Status.REDEEMED)
             self.redeemed += 1
-        self.expect(lambda: self.store.redeem(self.session_id, ids.hash_token(token), self.now), expected)
+        self.expect(lambda: self.store.redeem(self.session_id, ids.hash_token(token), self.now,
+                                                 jti=ids.new_session_id()), expected)
 
     @rule(seconds=st.sampled_from([1, 30, 59, 61, 119, 121, 300]))
     def time_passes(self, seconds):
