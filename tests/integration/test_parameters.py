@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import jwt
 import pytest
 
 from localcloud.process import StackProcess
@@ -73,3 +74,35 @@ def test_the_stack_refuses_unknown_parameters_and_stops_cleanly_on_sigterm():
     stack = StackProcess(startup_timeout_s=60).start()
     # Then it exits with status 0
     assert stack.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def kms_stack():
+    with StackProcess("SigningKeyMode=kms") as stack:
+        yield stack
+
+
+def test_signing_key_mode_kms_signs_every_token_with_the_kms_key(kms_stack, clients_for, run):
+    async def scenario():
+        async with clients_for(kms_stack.base_url) as api:
+            # Given a stack whose KMS key is an ECC signing key, and a confirmed login
+            login = await api.create()
+            token = await api.phone_token()
+            assert (await api.phone("scan", login, token)).status == 200
+            assert (await api.phone("confirm", login, token)).status == 200
+
+            # When the browser redeems, and a backend fetches the JWKS
+            redeemed = await api.redeem(login)
+            jwks = await api.request("GET", "/.well-known/jwks.json")
+
+            # Then the token verifies against the KMS key's public half, named by the KMS key id
+            assert redeemed.status == 200, redeemed.body
+            (jwk,) = jwks.body["keys"]
+            key_arn = (await api.stack_info())["key_arn"]
+            assert jwk["kid"] == key_arn.rsplit("/", 1)[-1]
+            id_token = redeemed.body["id_token"]
+            assert jwt.get_unverified_header(id_token)["kid"] == jwk["kid"]
+            claims = jwt.decode(id_token, jwt.PyJWK(jwk).key, algorithms=["ES256"], options={"verify_aud": False})
+            assert claims["sub"] == "alice"
+
+    run(scenario())
