@@ -44,6 +44,10 @@ class Stacks:
         return found
 
 
+# The in-process property tests use the unit tier's moto AWS and settings, not a copy of them.
+from tests.unit.conftest import aws, idp, settings_env, signing_mode  # noqa: E402, F401
+
+
 @pytest.fixture(scope="session")
 def stacks() -> Iterator[Stacks]:
     pool = Stacks()

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from moto import mock_aws
 
-from localcloud.devidp import DevIdentityProvider
 from localcloud.events import LambdaContext, new_connection_id, websocket_event
-from localcloud.template import load_template, signing_key_definition, table_definition
 from qrlogin import deps, errors, ids
 from qrlogin.config import REDEEM_WINDOW_SECONDS
 from qrlogin.sessions import PhoneUser, Session, Status
@@ -31,40 +25,14 @@ from qrlogin.store import SessionStore
 
 pytestmark = pytest.mark.load
 
-TEMPLATE = load_template()
-TABLE = "qrlogin-properties"
 TTL_S = 120
 
 
-@contextmanager
-def moto_aws(monkeypatch, tmp_path) -> Iterator[None]:
-    """The functions' settings and moto's AWS with the template's table and key (as tests/unit does)."""
-    idp = DevIdentityProvider()
-    (tmp_path / "jwks.json").write_text(json.dumps(idp.jwks()))
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": TABLE, "SESSION_TTL_SECONDS": str(TTL_S),
-        "ALLOWED_ORIGINS": "https://app.example.com", "QR_LINK_TEMPLATE": "https://login.example.com/q/{session_id}",
-        "WEBSOCKET_URL": "wss://ws.example.com/live", "CONNECTIONS_URL": "https://ws.example.com/live",
-        "TOKEN_ISSUER": "https://login.example.com", "TOKEN_AUDIENCE": "example-app", "SIGNING_KEY_ID": "unset",
-        "SIGNING_KEY_MODE": "envelope",
-        "PHONE_AUTH_MODE": "jwt", "PHONE_JWT_ISSUER": idp.issuer, "PHONE_JWT_AUDIENCE": idp.audience,
-        "PHONE_JWKS_URL": (tmp_path / "jwks.json").as_uri(), "INTROSPECTION_URL": "",
-        "ISSUE_RATE_LIMIT_PER_MINUTE": "0", "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in [n for n in __import__("os").environ if n.startswith("AWS_ENDPOINT_URL")]:
-        monkeypatch.delenv(name)
-    with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_definition(TEMPLATE, TABLE))
-        key = boto3.client("kms", region_name="us-east-1").create_key(**signing_key_definition(TEMPLATE))
-        monkeypatch.setenv("SIGNING_KEY_ID", key["KeyMetadata"]["Arn"])
-        deps.reset()
-        try:
-            yield
-        finally:
-            deps.reset()
+@pytest.fixture
+def moto_aws(aws, settings_env, monkeypatch) -> None:
+    """The functions' settings and moto's AWS with the template's table and key: the unit tier's fixtures."""
+    assert settings_env["SESSION_TTL_SECONDS"] == str(TTL_S)  # the model below assumes this lifetime
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 def new_session(store: SessionStore, now: float) -> tuple[Session, str]:
@@ -87,35 +55,34 @@ ACTIONS = st.sampled_from(["subscribe", "ping", "", "SUBSCRIBE", "$connect", "$d
 REPLY_TYPES = {"status", "error", "pong"}
 
 
-def test_the_websocket_handler_answers_any_message_with_json(monkeypatch, tmp_path):
-    with moto_aws(monkeypatch, tmp_path):
-        from status.websocket import handler
+def test_the_websocket_handler_answers_any_message_with_json(moto_aws):
+    from status.websocket import handler
 
-        store = deps.store()
-        real, token = new_session(store, time.time())
-        session_ids = st.sampled_from([real.session_id, ids.new_session_id()]) | st.text(max_size=40) | json_values
-        tokens = st.sampled_from([token, ids.new_browser_token()]) | st.text(max_size=60) | json_values
-        messages = st.fixed_dictionaries({}, optional={"action": ACTIONS, "session_id": session_ids,
-                                                       "browser_token": tokens, "extra": json_values})
-        bodies = messages.map(json.dumps) | json_values.map(json.dumps) | st.text(max_size=200) | \
-            st.binary(max_size=200).map(lambda data: data.decode("utf-8", "replace")) | st.just("x" * 20_000)
+    store = deps.store()
+    real, token = new_session(store, time.time())
+    session_ids = st.sampled_from([real.session_id, ids.new_session_id()]) | st.text(max_size=40) | json_values
+    tokens = st.sampled_from([token, ids.new_browser_token()]) | st.text(max_size=60) | json_values
+    messages = st.fixed_dictionaries({}, optional={"action": ACTIONS, "session_id": session_ids,
+                                                   "browser_token": tokens, "extra": json_values})
+    bodies = messages.map(json.dumps) | json_values.map(json.dumps) | st.text(max_size=200) | \
+        st.binary(max_size=200).map(lambda data: data.decode("utf-8", "replace")) | st.just("x" * 20_000)
 
-        @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(body=bodies, route_key=st.sampled_from(["subscribe", "ping", "$default"]))
-        def always_a_json_reply(body, route_key):
-            event = websocket_event(route_key=route_key, connection_id=new_connection_id(),
-                                    connected_at_ms=int(time.time() * 1000), body=body)
-            reply = handler(event, LambdaContext("WebSocketFunction"))
-            assert reply["statusCode"] == 200
-            message = json.loads(reply["body"])
-            assert isinstance(message, dict) and message["type"] in REPLY_TYPES, message
-            if message["type"] == "error":
-                assert message["error"] in ("invalid_request", "not_found", "payload_too_large"), message
-                assert token not in reply["body"]
-            if message["type"] == "status":
-                assert message["session_id"] == real.session_id and route_key == "subscribe"
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies, route_key=st.sampled_from(["subscribe", "ping", "$default"]))
+    def always_a_json_reply(body, route_key):
+        event = websocket_event(route_key=route_key, connection_id=new_connection_id(),
+                                connected_at_ms=int(time.time() * 1000), body=body)
+        reply = handler(event, LambdaContext("WebSocketFunction"))
+        assert reply["statusCode"] == 200
+        message = json.loads(reply["body"])
+        assert isinstance(message, dict) and message["type"] in REPLY_TYPES, message
+        if message["type"] == "error":
+            assert message["error"] in ("invalid_request", "not_found", "payload_too_large"), message
+            assert token not in reply["body"]
+        if message["type"] == "status":
+            assert message["session_id"] == real.session_id and route_key == "subscribe"
 
-        always_a_json_reply()
+    always_a_json_reply()
 
 
 # -- the store's state machine -----------------------------------------------------------
@@ -253,8 +220,7 @@ class SessionLifecycle(RuleBasedStateMachine):
         assert self.redeemed <= 1
 
 
-def test_the_stores_transitions_follow_the_state_machine(monkeypatch, tmp_path):
-    with moto_aws(monkeypatch, tmp_path):
-        run_state_machine_as_test(SessionLifecycle, settings=settings(
-            max_examples=40, stateful_step_count=20, deadline=None, database=None,
-            suppress_health_check=list(HealthCheck)))
+def test_the_stores_transitions_follow_the_state_machine(moto_aws):
+    run_state_machine_as_test(SessionLifecycle, settings=settings(
+        max_examples=40, stateful_step_count=20, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck)))
