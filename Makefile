@@ -12,8 +12,10 @@ STAMP := $(VENV)/.installed
 # AWS SAM CLI lives in its own venv: its boto3/cfn-lint pins clash with ours.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
+# Node packages the tests start (node-oidc-provider, openid-client, aws-jwt-verify), pinned by package-lock.json.
+NODE_STAMP := node_modules/.installed
 
-.PHONY: dev test check lint types unit integration browser template load bench clean sam
+.PHONY: node dev test check lint types unit integration browser template load bench clean sam
 
 $(STAMP): requirements-dev.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,24 +29,30 @@ $(SAM_STAMP): requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $(SAM_STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 sam: $(SAM_STAMP)
 
-dev: $(STAMP)
+node: $(NODE_STAMP)
+
+dev: $(STAMP) $(NODE_STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
 
-test: $(STAMP) $(SAM_STAMP)
+test: $(STAMP) $(SAM_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
-integration: $(STAMP)
+integration: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/integration
 
-browser: $(STAMP)
+browser: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser
 
-load: $(STAMP)
+load: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/load
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/unit
 
 template: $(STAMP) $(SAM_STAMP)
@@ -62,4 +70,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache build .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) node_modules .pytest_cache build .aws-sam
