@@ -3,11 +3,21 @@
 Never log events, bodies or headers: they carry browser tokens, phone tokens
 and id_tokens.  Every handler passes ``log_event=False`` explicitly, so the
 Powertools environment switch for event logging cannot turn it on.
-Log ids, statuses, user subjects and timings only.
+Log statuses, user subjects, timings and ``session_ref`` only: a session id is
+never logged (DESIGN §3), its short hash is.
+
+The Lambda runtime puts a handler on the ROOT logger at the function's
+``ApplicationLogLevel`` (DESIGN §7). At DEBUG, botocore would log whole request
+and response bodies through it (KMS plaintexts and signatures, every item
+written) and urllib3 every request line, so the libraries that log wire data
+are capped at WARNING here, in one place, whatever the application level.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,8 +40,27 @@ class LeanFormatter(LambdaPowertoolsFormatter):
         return super().serialize(lean)
 
 
+# Loggers that write what goes over the wire (bodies, request lines, path parameters).
+# Powertools' router logs each route's arguments (the session id) at DEBUG.
+WIRE_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3", "aws_lambda_powertools.event_handler")
+
+
+def cap_wire_loggers() -> None:
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+cap_wire_loggers()
+
 logger = Logger(service="qrlogin", logger_formatter=LeanFormatter())
 metrics = Metrics(namespace="qrlogin", service="qrlogin")
+
+
+def session_ref(session_id: str) -> str:
+    """What log lines carry instead of a session id: 12 characters of its SHA-256, enough to follow
+    one session through the log groups, useless for addressing it."""
+    digest = hashlib.sha256(session_id.encode("utf-8", "replace")).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode("ascii")
 
 
 def count(event_name: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from qrlogin import errors, ids
 from qrlogin.config import POLL_INTERVAL_SECONDS, REDEEM_WINDOW_SECONDS, Settings
-from qrlogin.observability import count, logger
+from qrlogin.observability import count, logger, session_ref
 from qrlogin.sessions import PhoneUser, Session, Status, check_redeemable
 from qrlogin.signing import ID_TOKEN_LIFETIME_SECONDS, TokenSigner
 from qrlogin.store import SessionStore
@@ -43,7 +43,7 @@ def issue_session(
     )
     store.create(session)
     count("SessionIssued")
-    logger.info("session issued", extra={"session_id": session.session_id})
+    logger.info("session issued", extra={"session_ref": session_ref(session.session_id)})
     return IssuedSession(session, browser_token, settings.qr_link_template.replace("{session_id}", session.session_id))
 
 
@@ -80,7 +80,7 @@ def _log_transition(name: str, session: Session, user: PhoneUser | None, changed
         count(f"Session{name}")
     logger.info(
         f"session {name.lower()}" + ("" if changed else " (repeat)"),
-        extra={"session_id": session.session_id, "status": session.status.value,
+        extra={"session_ref": session_ref(session.session_id), "status": session.status.value,
                "version": session.version, "user_sub": user.sub if user else None},
     )
 
@@ -167,5 +167,5 @@ def subscribe(store: SessionStore, message: dict[str, Any], connection_id: str, 
     if not ids.is_session_id(session_id) or not ids.is_browser_token(browser_token):
         raise errors.SessionNotFound()
     session = store.attach_connection(session_id, ids.hash_token(browser_token), connection_id)
-    logger.info("connection subscribed", extra={"session_id": session_id, "status": session.status.value})
+    logger.info("connection subscribed", extra={"session_ref": session_ref(session_id), "status": session.status.value})
     return session.status_message(now)

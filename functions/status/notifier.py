@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from qrlogin import deps
-from qrlogin.observability import count, logger, metrics
+from qrlogin.observability import count, logger, metrics, session_ref
 from qrlogin.store import LAST_WRITE_STATUS, session_from_item
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -42,12 +42,12 @@ def push_status(record: DynamoDBRecord) -> None:
                 count("ConnectionGone")
                 continue
             failed = True
-            logger.warning("push failed", extra={"session_id": session.session_id,
+            logger.warning("push failed", extra={"session_ref": session_ref(session.session_id),
                                                   "error": error.response.get("Error", {}).get("Code")})
     if failed:
-        raise RuntimeError(f"push failed for session {session.session_id}")
+        raise RuntimeError(f"push failed for session {session_ref(session.session_id)}")
     # The transition was logged where it happened; a push is detail (failures are warnings).
-    logger.debug("status pushed", extra={"session_id": session.session_id, "status": session.status.value,
+    logger.debug("status pushed", extra={"session_ref": session_ref(session.session_id), "status": session.status.value,
                                          "version": session.version, "connections": len(session.connections)})
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from localcloud.events import LambdaContext
 from qrlogin import deps
+from qrlogin.observability import session_ref
 from tests.unit.conftest import TABLE_NAME, handler_for
 from tests.unit.helpers import StreamReader
 
@@ -77,7 +78,8 @@ def test_a_whole_login_with_failures_logs_no_secret(api, aws, flow, idp, clock, 
 
     # And no secret appears anywhere in what was logged or printed
     output = all_output()
-    assert "session issued" in output and login.session_id in output  # the capture did capture
+    assert "session issued" in output and session_ref(login.session_id) in output  # the capture did capture
+    assert login.session_id not in output  # DESIGN §3: session ids are not logged, their hashes are
     secrets = {
         "browser token": login.browser_token,
         "alice's phone token": alice, "bob's phone token": bob, "forged phone token": forged,
