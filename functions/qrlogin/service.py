@@ -116,12 +116,13 @@ def deny(store: SessionStore, session_id: str, user: PhoneUser, *, now: float) -
 # -- the browser -------------------------------------------------------------
 
 
-def _owned_session(store: SessionStore, session_id: str, browser_token: str | None) -> Session:
+def _owned_session(store: SessionStore, session_id: str, browser_token: str | None,
+                   *, consistent: bool = False) -> Session:
     """The session, if this browser token owns it; not_found otherwise (indistinguishable)."""
     if not ids.is_session_id(session_id) or not ids.is_browser_token(browser_token):
         raise errors.SessionNotFound()
     assert browser_token is not None
-    session = store.get(session_id)
+    session = store.get(session_id, consistent=consistent)
     if session is None or not ids.token_matches(browser_token, session.browser_token_hash):
         raise errors.SessionNotFound()
     return session
@@ -146,7 +147,9 @@ def redeem(store: SessionStore, signer: TokenSigner, session_id: str, browser_to
     If KMS fails nothing was written and the session stays redeemable; if two
     redeems race, both may sign but only the one whose write wins returns.
     """
-    session = check_redeemable(_owned_session(store, session_id, browser_token), now)
+    # A consistent read: the browser redeems as soon as it hears "confirmed", and an
+    # eventually consistent read may still say "scanned" (authorization_pending).
+    session = check_redeemable(_owned_session(store, session_id, browser_token, consistent=True), now)
     assert browser_token is not None
     claims = signer.claims_for(session, int(now))
     id_token = signer.sign(claims)

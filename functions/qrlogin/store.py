@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-# Connections one session may hold at once (tabs, reconnects).
+# Connections one session holds at once; a subscribe to a full set replaces it (attach_connection).
 MAX_CONNECTIONS = 10
 # Longest user agent we keep (keeps a session item under 1 KB: one write unit).
 MAX_USER_AGENT = 200
@@ -144,11 +144,13 @@ class SessionStore:
 
     # -- reads -------------------------------------------------------------
 
-    def get(self, session_id: str) -> Session | None:
+    def get(self, session_id: str, *, consistent: bool = False) -> Session | None:
+        """The session, or None.  Eventually consistent unless ``consistent``: half the
+        read cost, for callers that tolerate a state one write old (a poll is followed
+        by the next poll or a push); redeem is not one of them (docs/design.md)."""
         try:
-            # Eventually consistent: half the read cost; every caller tolerates
-            # a state one write old (the browser polls or gets pushed the rest).
-            response = self.client.get_item(TableName=self.table_name, Key=session_key(session_id))
+            response = self.client.get_item(TableName=self.table_name, Key=session_key(session_id),
+                                            ConsistentRead=consistent)
         except (ClientError, BotoCoreError) as error:
             raise _dependency_failure(error) from None
         item = response.get("Item")
@@ -288,33 +290,45 @@ class SessionStore:
     # -- WebSocket subscriptions ------------------------------------------
 
     def attach_connection(self, session_id: str, token_hash: str, connection_id: str) -> Session:
-        """Subscribe a connection; returns the session as it is after the write (the snapshot)."""
+        """Subscribe a connection; returns the session as it is after the write (the snapshot).
+
+        A session holds at most ``MAX_CONNECTIONS``.  ``$disconnect`` keeps no record
+        (docs/design.md, departure 2), so a browser that reconnects ten times while one
+        code lives fills the set with dead ids.  A subscribe to a full session is never
+        refused: the newest connection evicts the older ones (one more write, only then).
+        """
+        values: Item = {":hash": {"S": token_hash}, ":connection": {"SS": [connection_id]}}
+        try:
+            return self._connection_write(
+                session_id, "ADD connections :connection SET",
+                " AND (attribute_not_exists(connections) OR size(connections) < :max"
+                " OR contains(connections, :connection_id))",
+                {**values, ":connection_id": {"S": connection_id}, ":max": {"N": str(MAX_CONNECTIONS)}},
+            )
+        except _ConditionFailed as failure:
+            if _owned(failure.old, token_hash) is None:
+                raise errors.SessionNotFound() from None
+        try:  # full: the browser holds one socket at a time, so the older ids are its dead ones
+            return self._connection_write(session_id, "SET connections = :connection,", "", values)
+        except _ConditionFailed:
+            raise errors.SessionNotFound() from None
+
+    def _connection_write(self, session_id: str, update: str, condition: str, values: Item) -> Session:
+        # last_write = connection: a subscription never invokes the notifier.
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key=session_key(session_id),
-                UpdateExpression="ADD connections :connection SET subscribed = :true, last_write = :write",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND browser_token_hash = :hash"
-                    " AND (attribute_not_exists(connections) OR size(connections) < :max"
-                    " OR contains(connections, :connection_id))"
-                ),
-                ExpressionAttributeValues={
-                    ":connection": {"SS": [connection_id]},
-                    ":connection_id": {"S": connection_id},
-                    ":true": {"BOOL": True},
-                    ":write": {"S": LAST_WRITE_CONNECTION},
-                    ":hash": {"S": token_hash},
-                    ":max": {"N": str(MAX_CONNECTIONS)},
-                },
+                UpdateExpression=f"{update} subscribed = :true, last_write = :write",
+                ConditionExpression=f"attribute_exists(pk) AND browser_token_hash = :hash{condition}",
+                ExpressionAttributeValues={**values, ":true": {"BOOL": True},
+                                           ":write": {"S": LAST_WRITE_CONNECTION}},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if _is_condition_failure(error):
-                if _owned(_ConditionFailed(error.response.get("Item")).old, token_hash) is None:
-                    raise errors.SessionNotFound() from None
-                raise errors.InvalidRequest(f"A session takes at most {MAX_CONNECTIONS} connections.") from None
+                raise _ConditionFailed(error.response.get("Item")) from None
             raise _dependency_failure(error) from None
         except BotoCoreError as error:
             raise _dependency_failure(error) from None

@@ -16,7 +16,6 @@ import pytest
 from localcloud.events import LambdaContext
 from localcloud.template import resources_of_type
 from qrlogin import deps
-from qrlogin.store import MAX_CONNECTIONS
 from status.websocket import ROUTES
 from tests.unit.conftest import TEMPLATE, handler_for
 
@@ -184,22 +183,6 @@ def test_subscribe_over_16_kib_is_refused(api, issue):
     login = issue()
     reply = subscribe(api, login, padding="x" * (16 * 1024))
     assert (reply["type"], reply["error"]) == ("error", "payload_too_large")
-
-
-def test_a_session_takes_at_most_ten_connections(api, issue, read_item):
-    # Given a session with ten subscribed connections
-    login = issue()
-    connections = [api.new_connection() for _ in range(MAX_CONNECTIONS)]
-    assert [subscribe(api, login, c)["type"] for c in connections] == ["status"] * MAX_CONNECTIONS
-
-    # When an eleventh subscribes, and one of the ten subscribes again
-    eleventh = subscribe(api, login)
-    again = subscribe(api, login, connections[0])
-
-    # Then the eleventh gets invalid_request, the repeat its snapshot, and the item holds the ten
-    assert (eleventh["type"], eleventh["error"]) == ("error", "invalid_request")
-    assert again["type"] == "status"
-    assert sorted(read_item(login.session_id)["connections"]["SS"]) == sorted(connections)
 
 
 # -- ping, $default ----------------------------------------------------------------------
