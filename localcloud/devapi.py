@@ -3,6 +3,9 @@
 - ``POST /dev/phone-token`` ``{"sub", "name"?}`` -> ``{"access_token"}``: a phone
   user's token from the development identity provider (DESIGN §4).
 - ``GET /dev/jwks.json``: that provider's keys (the default PhoneJwksUrl).
+- ``POST /dev/clients`` ``{"redirect_uris": [...], "public": false}`` -> 201
+  ``{"client_id", "client_secret"?}``: registers an OpenID Provider client (DESIGN §8),
+  as ``scripts/oidc_clients.py register`` does against a deployed stack.
 - ``GET /dev/stack``: where things are (moto's endpoint, table, stream), for
   tests and scripts that inspect the state behind the API.
 - ``POST /dev/faults`` ``{"connection_id", "status", "times"}``: the next
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +67,25 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
 
     async def jwks(request: web.Request) -> web.Response:
         return web.json_response(idp.jwks())
+
+    async def register_client(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if body is None:
+            return _invalid("Send a JSON object {\"redirect_uris\": [...], \"public\": false}.")
+        from localcloud.cloud import client as aws_client
+        from qrlogin.oauth.clients import ClientRegistry, InvalidClientMetadata  # the functions' own rules
+
+        info = stack_info()
+        registry = ClientRegistry(info["table_name"], aws_client("dynamodb", info["aws_endpoint"]))
+        try:
+            client, secret = await asyncio.get_running_loop().run_in_executor(None, lambda: registry.register(
+                body.get("redirect_uris"), public=body.get("public", False), name=body.get("client_name", ""),
+                id_token_signed_response_alg=body.get("id_token_signed_response_alg"), now=int(time.time())))
+        except InvalidClientMetadata as problem:
+            return web.json_response({"error": "invalid_client_metadata", "message": str(problem)}, status=400)
+        answer = {**client.describe(), **({"client_secret": secret} if secret else {})}
+        return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
+
 
     async def stack(request: web.Request) -> web.Response:
         return web.json_response(stack_info())
@@ -123,6 +146,7 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
     return [
         web.post("/dev/phone-token", phone_token),
         web.get("/dev/jwks.json", jwks),
+        web.post("/dev/clients", register_client),
         web.get("/dev/stack", stack),
         web.post("/dev/faults", add_fault),
         web.get("/dev/faults", list_faults),

@@ -141,6 +141,8 @@ class HttpGateway:
             return self._with_cors(not_found(), origin)
         route, path_parameters = matched
         headers = {name.lower(): ",".join(request.headers.getall(name)) for name in request.headers}
+        # API Gateway adds X-Forwarded-Proto (https there); the OIDC issuer is built from it.
+        headers["x-forwarded-proto"] = request.scheme
         event = http_event(method=request.method, path=raw_path, route_key=route.route_key,
                            path_parameters=path_parameters, headers=headers, query=request.rel_url.raw_query_string,
                            body=await request.read(), source_ip=request.remote or "", domain_name=request.host)

@@ -24,6 +24,12 @@
  * - denied / cancelled / expired are said plainly, with a way to start again.
  * - `dismiss()` (and leaving the page) sends DELETE /sessions/{id}.
  *
+ * Options for a page that already has its session (the stack's hosted
+ * /authorize page, DESIGN §8): `session` (a POST /sessions body) is shown
+ * instead of issuing one, and the widget then never issues codes of its own
+ * (no rotation, no renew); `onConfirmed({sessionId})` replaces the redeem (and
+ * `onToken`); `styleNonce` is set on the injected <style> for a nonce-based CSP.
+ *
  * Tokens live in memory only and are never logged.  The page's Content
  * Security Policy must allow `connect-src` to the API and its WebSocket, and
  * `img-src data:` (the QR is shown as an <img> of the server's SVG, so no
@@ -69,7 +75,9 @@ export function createQrLogin(options) {
 export class QrLogin {
   constructor(options = {}) {
     if (!(options.container instanceof Element)) throw new TypeError("qrlogin: `container` must be an Element");
-    if (typeof options.onToken !== "function") throw new TypeError("qrlogin: `onToken` must be a function");
+    if (typeof options.onToken !== "function" && typeof options.onConfirmed !== "function") {
+      throw new TypeError("qrlogin: `onToken` must be a function");
+    }
     const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.options = { ...DEFAULTS, ...given };
     this.options.baseUrl = String(this.options.baseUrl).replace(/\/+$/, "");
@@ -97,7 +105,7 @@ export class QrLogin {
     if (this.running) return this;
     this.running = true;
     this.dismissedByPageHide = false;
-    if (this.options.injectStyles) injectStyles();
+    if (this.options.injectStyles) injectStyles(this.options.styleNonce);
     this.render();
     document.addEventListener("visibilitychange", this.onVisibility);
     window.addEventListener("pagehide", this.onPageHide);
@@ -144,7 +152,11 @@ export class QrLogin {
     this.rotationDue = false;
     if (!previous || !LIVE.has(this.state)) this.setState("loading");
     let response, body;
-    try {
+    if (this.options.session) {  // a page that brought its own session issues none
+      if (previous) return;
+      response = { ok: true };
+      body = this.options.session;
+    } else try {
       response = await fetch(this.url("/sessions"), {
         method: "POST", headers: { "Content-Type": "application/json" }, body: "{}", credentials: "omit",
       });
@@ -251,7 +263,11 @@ export class QrLogin {
         this.scheduleExpiry();  // no rotation while someone is confirming
         break;
       case "confirmed":
-        this.redeem(session);
+        if (typeof this.options.onConfirmed === "function") {
+          this.stop();
+          this.setState("confirmed");
+          this.options.onConfirmed({ sessionId: session.id });
+        } else this.redeem(session);
         break;
       case "denied":
       case "cancelled":
@@ -526,10 +542,11 @@ const STYLES = `
 @media (prefers-reduced-motion:reduce){:where(.qrl-spinner){animation-duration:3s}:where(.qrl-code){transition:none}}
 `;
 
-function injectStyles() {
+function injectStyles(nonce) {
   if (document.getElementById("qrlogin-styles")) return;
   const style = document.createElement("style");
   style.id = "qrlogin-styles";
+  if (nonce) style.nonce = nonce;
   style.textContent = STYLES;
   document.head.prepend(style);  // first, so the page's stylesheets come later and win
 }

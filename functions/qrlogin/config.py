@@ -41,6 +41,11 @@ class Settings:
     phone_jwks_url: str
     introspection_url: str
     issue_rate_limit_per_minute: int
+    # The OpenID Provider (DESIGN §8): its issuer URL when set (a custom domain);
+    # empty means the URL the request came in on (oauth.endpoint.issuer_of).
+    oidc_issuer: str = ""
+    # The "aud" of RFC 9068 access tokens: what an API Gateway JWT authorizer checks.
+    access_token_audience: str = "qrlogin-api"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -87,6 +92,8 @@ class Settings:
             phone_jwks_url=env.get("PHONE_JWKS_URL", "").strip(),
             introspection_url=env.get("INTROSPECTION_URL", "").strip(),
             issue_rate_limit_per_minute=integer("ISSUE_RATE_LIMIT_PER_MINUTE", 0),
+            oidc_issuer=env.get("OIDC_ISSUER", "").strip().rstrip("/"),
+            access_token_audience=required("ACCESS_TOKEN_AUDIENCE"),
         )
 
     def origin_allowed(self, origin: str | None) -> bool:
@@ -114,6 +121,8 @@ ENVIRONMENT_VARIABLES = (
     "PHONE_JWKS_URL",
     "INTROSPECTION_URL",
     "ISSUE_RATE_LIMIT_PER_MINUTE",
+    "OIDC_ISSUER",
+    "ACCESS_TOKEN_AUDIENCE",
 )
 
 

@@ -26,8 +26,10 @@ class IssuedSession:
 
 
 def issue_session(
-    store: SessionStore, settings: Settings, *, source_ip: str, user_agent: str, now: float
+    store: SessionStore, settings: Settings, *, source_ip: str, user_agent: str, now: float,
+    bound: dict[str, str] | None = None,
 ) -> IssuedSession:
+    """A new pending session; ``bound`` holds an OAuth request's fields (DESIGN §8)."""
     if settings.issue_rate_limit_per_minute > 0:
         store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
     browser_token = ids.new_browser_token()
@@ -40,6 +42,7 @@ def issue_session(
         browser_token_hash=ids.hash_token(browser_token),
         request_ip=source_ip,
         request_user_agent=user_agent,
+        bound=dict(bound or {}),
     )
     store.create(session)
     count("SessionIssued")

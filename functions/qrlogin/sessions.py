@@ -55,6 +55,9 @@ class Session:
     user_name: str | None = None
     auth_time: int | None = None
     connections: frozenset[str] = field(default_factory=frozenset)
+    # What an authorization request (DESIGN §8) binds to the session: client_id,
+    # redirect_uri, code_challenge, nonce, state, scope (store.BOUND_FIELDS).
+    bound: dict[str, str] = field(default_factory=dict)
 
     def effective_status(self, now: float) -> Status:
         if self.status not in SETTLED and now >= self.expires_at:

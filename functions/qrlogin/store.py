@@ -60,6 +60,10 @@ Item = dict[str, Any]
 
 SIGNING_KEY_PK = "signing-key"
 
+# Fields an OAuth request binds to its session (DESIGN §8), kept as plain
+# top-level string attributes so conditions can name them.
+BOUND_FIELDS = ("client_id", "redirect_uri", "code_challenge", "nonce", "state", "scope")
+
 
 @dataclass(frozen=True)
 class SigningKeyRecord:
@@ -85,6 +89,7 @@ def session_to_item(session: Session) -> Item:
         "request_user_agent": {"S": session.request_user_agent[:MAX_USER_AGENT]},
         "last_write": {"S": LAST_WRITE_CREATED},
     }
+    item.update({name: {"S": value} for name, value in session.bound.items()})
     return item
 
 
@@ -109,6 +114,7 @@ def session_from_item(item: Item) -> Session:
         user_name=optional("user_name"),
         auth_time=int(auth_time["N"]) if auth_time else None,
         connections=frozenset(item.get("connections", {}).get("SS", ())),
+        bound={name: item[name]["S"] for name in BOUND_FIELDS if "S" in item.get(name, {})},
     )
 
 
@@ -274,7 +280,9 @@ class SessionStore:
     def redeem(self, session_id: str, token_hash: str, now: float, jti: str) -> Session:
         """confirmed -> redeemed, recording the ``jti`` of the id_token this redeem hands out."""
         try:
-            return self._transition(session_id, REDEEM, now, condition="browser_token_hash = :hash",
+            return self._transition(session_id, REDEEM, now,
+                                    # An OAuth session (client_id bound) is redeemed only through /token.
+                                    condition="browser_token_hash = :hash AND attribute_not_exists(client_id)",
                                     sets="redeemed_at = :now, redeemed_jti = :jti",
                                     values={":hash": {"S": token_hash}, ":jti": {"S": jti}})
         except _ConditionFailed as failure:
@@ -286,6 +294,67 @@ class SessionStore:
             # The condition failed yet the old image looks redeemable: only a
             # racing redeem between our read and write can do that.
             raise errors.InvalidGrant() from None
+
+    # -- OAuth authorization requests (DESIGN §8) -------------------------
+
+    def complete_authorization(self, session_id: str, token_hash: str, code_hash: str, now: float,
+                               code_expires_at: int) -> tuple[Session | None, bool]:
+        """confirmed -> redeemed for an authorization request: the page's browser gets a code.
+
+        The code is stored only as its hash; the session's ``expires_at`` becomes the
+        code's expiry.  Returns (session, True), or (the session as it was if this
+        browser owns it, else None; False) when the condition failed.
+        """
+        try:
+            return self._transition(session_id, REDEEM, now,
+                                    condition="browser_token_hash = :hash AND attribute_exists(redirect_uri)",
+                                    sets="redeemed_at = :now, code_hash = :code, expires_at = :code_expires",
+                                    values={":hash": {"S": token_hash}, ":code": {"S": code_hash},
+                                            ":code_expires": {"N": str(code_expires_at)}}), True
+        except _ConditionFailed as failure:
+            return _owned(failure.old, token_hash), False
+
+    def exchange_code(self, session_id: str, code_hash: str, *, client_id: str, redirect_uri: str,
+                      code_challenge: str | None, now: float, jti: str) -> Session:
+        """Spend an authorization code: one conditional write, so exactly one of racing exchanges wins.
+
+        The condition binds the code to its client, redirect_uri and PKCE challenge
+        (``code_challenge`` is the S256 of the verifier sent, None when none was
+        sent: then the request must have had no challenge, RFC 9700 §2.1.1).
+        """
+        pkce = "code_challenge = :challenge" if code_challenge else "attribute_not_exists(code_challenge)"
+        values: Item = {
+            ":redeemed": {"S": "redeemed"}, ":code": {"S": code_hash}, ":now": {"N": str(int(now))},
+            ":client": {"S": client_id}, ":redirect": {"S": redirect_uri}, ":jti": {"S": jti},
+        }
+        if code_challenge:
+            values[":challenge"] = {"S": code_challenge}
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key=session_key(session_id),
+                UpdateExpression="SET code_jti = :jti, code_used_at = :now",
+                ConditionExpression=(
+                    "#status = :redeemed AND code_hash = :code AND expires_at > :now"
+                    " AND attribute_not_exists(code_jti) AND client_id = :client AND redirect_uri = :redirect"
+                    f" AND {pkce}"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise _dependency_failure(error) from None
+            old = error.response.get("Item") or {}
+            if old.get("code_jti", {}).get("S") == jti:
+                return session_from_item(old)  # our own write; its response was lost and the retry failed
+            raise errors.InvalidGrant(_why_code_refused(old, code_hash, client_id, redirect_uri,
+                                                        code_challenge, now)) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+        return session_from_item(response["Attributes"])
 
     # -- WebSocket subscriptions ------------------------------------------
 
@@ -393,6 +462,27 @@ class SessionStore:
         except BotoCoreError as error:
             raise _dependency_failure(error) from None
         return True
+
+
+def _why_code_refused(old: Item, code_hash: str, client_id: str, redirect_uri: str,
+                      code_challenge: str | None, now: float) -> str:
+    """Says why, for the developer; only once the code itself matched (a guesser learns nothing)."""
+    def text(name: str) -> str | None:
+        return old.get(name, {}).get("S")
+
+    stored = text("code_hash")
+    if stored is None or not hmac.compare_digest(stored, code_hash):
+        return "The authorization code is invalid."
+    if "code_jti" in old:
+        return "The authorization code was already used."
+    if int(old["expires_at"]["N"]) <= int(now):
+        return "The authorization code has expired."
+    if text("client_id") != client_id:
+        return "The authorization code was issued to another client."
+    if text("redirect_uri") != redirect_uri:
+        return "redirect_uri does not match the authorization request."
+    return "The code_verifier does not match the code_challenge." if text("code_challenge") or code_challenge \
+        else "The authorization code is invalid."
 
 
 def _owned(session: Session | None, token_hash: str) -> Session | None:

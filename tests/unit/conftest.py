@@ -92,6 +92,8 @@ def settings_env(tmp_path, idp, monkeypatch, signing_mode) -> dict[str, str]:
         "PHONE_JWKS_URL": (tmp_path / "jwks.json").as_uri(),
         "INTROSPECTION_URL": "",
         "ISSUE_RATE_LIMIT_PER_MINUTE": "30",
+        "OIDC_ISSUER": "",
+        "ACCESS_TOKEN_AUDIENCE": "https://api.example.com",
         "POWERTOOLS_METRICS_NAMESPACE": "qrlogin",
     }
     for name in list(os.environ):

@@ -1,0 +1,104 @@
+"""The HTTP side of the OAuth endpoints: one resolver setup, one error mapping (RFC 6749 §5.2).
+
+OAuth errors (``qrlogin.oauth.errors``) and domain errors (``qrlogin.errors``,
+e.g. a throttled table) both become ``{"error", "error_description"}`` JSON
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from qrlogin import errors as domain_errors
+from qrlogin.config import Settings
+from qrlogin.http import json_response, raw_body
+from qrlogin.oauth import errors
+from qrlogin.observability import logger
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def oauth_error_response(error: errors.OAuthError) -> Response:
+    return json_response(error.status_code, error.body(), error.headers())
+
+
+def domain_error_response(error: domain_errors.DomainError) -> Response:
+    headers = {"Pragma": "no-cache"}
+    if error.retry_after:
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(error.status_code, {"error": error.code, "error_description": error.message}, headers)
+
+
+def create_oauth_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(errors.OAuthError)
+    def oauth_error(error: errors.OAuthError) -> Response:
+        logger.info("oauth request refused", extra={"error": error.code, "status_code": error.status_code})
+        return oauth_error_response(error)
+
+    @app.exception_handler(domain_errors.DomainError)
+    def domain_error(error: domain_errors.DomainError) -> Response:
+        logger.info("request refused", extra={"error": error.code, "status_code": error.status_code})
+        return domain_error_response(error)
+
+    @app.exception_handler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        return json_response(500, {"error": "server_error", "error_description": "Something went wrong on our side."})
+
+    @app.not_found
+    def not_found(_: Exception) -> Response:
+        return domain_error_response(domain_errors.RouteNotFound())
+
+    return app
+
+
+def read_form(app: APIGatewayHttpResolver) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body, each parameter at most once (RFC 6749 §3.2)."""
+    content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        raise errors.InvalidRequest(f"The body must be {FORM}.")
+    try:
+        text = raw_body(app).decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest("The body is not UTF-8.") from None
+    except domain_errors.DomainError as error:
+        raise errors.InvalidRequest(error.message) from None
+    try:
+        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidRequest("The body is not a valid form.") from None
+    duplicated = sorted(name for name, values in parsed.items() if len(values) > 1)
+    if duplicated:
+        raise errors.InvalidRequest(f"{duplicated[0]} is given more than once.")
+    # An empty value counts as absent (RFC 6749 §3.1).
+    return {name: values[0] for name, values in parsed.items() if values[0] != ""}
+
+
+def query_params(app: APIGatewayHttpResolver) -> dict[str, list[str]]:
+    """The raw query, every value kept (duplicates are the caller's to refuse)."""
+    raw = app.current_event.raw_event.get("rawQueryString") or ""
+    try:
+        parsed = parse_qs(raw, keep_blank_values=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidRequest("The query string is not valid.") from None
+    return {name: [v for v in values if v != ""] for name, values in parsed.items()}
+
+
+def issuer_of(app: APIGatewayHttpResolver, settings: Settings) -> str:
+    """The issuer (DESIGN §8.1): the configured one (a custom domain), else the URL this API was called on.
+
+    API Gateway sets ``x-forwarded-proto`` (https) and ``requestContext.domainName``;
+    the local gateway does the same with http and HOST:PORT.
+    """
+    if settings.oidc_issuer:
+        return settings.oidc_issuer
+    event: dict[str, Any] = app.current_event.raw_event
+    proto = (app.current_event.headers.get("x-forwarded-proto") or "https").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = "https"
+    return f"{proto}://{event['requestContext']['domainName']}"
