@@ -41,9 +41,8 @@ from localcloud.process import StackProcess
 
 LOGINS = int(os.environ.get("BENCH_LOAD_LOGINS", "300"))
 # Load comes from 127.0.0.1 only: the per-IP issue limit is tested on its own (tests/load).
-STACK_PARAMS = ("IssueRateLimitPerMinute=0",)
-# The template's level, not the local default (WARNING): the logs searched for secrets are the deployed ones.
-STACK_ENV = {"POWERTOOLS_LOG_LEVEL": "INFO"}
+# The template's log level, not the local default (WARN): the logs searched for secrets are the deployed ones.
+STACK_PARAMS = ("IssueRateLimitPerMinute=0", "LogLevel=INFO")
 # Longest wait for any one reply or push: a bound, not a timing check.
 WAIT_S = 90.0
 MIN_SECRET_LENGTH = 43
@@ -247,7 +246,7 @@ def stack_logs(stack: StackProcess) -> tuple[str, str]:
 
 
 def run() -> dict[str, Any]:
-    with StackProcess(*STACK_PARAMS, env=STACK_ENV) as stack:
+    with StackProcess(*STACK_PARAMS) as stack:
         report = asyncio.run(drive(stack.base_url, LOGINS))
         logs = stack_logs(stack)
     leaks = leaked(report.secrets, *logs)

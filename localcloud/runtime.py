@@ -21,6 +21,11 @@
   container and keeps the shard's order.
 - Timeouts are enforced: a container that overruns its function's Timeout is
   killed and the invocation is a function error, as Lambda does it.
+- Logging is Lambda's: the template's LoggingConfig becomes
+  ``AWS_LAMBDA_LOG_FORMAT`` / ``AWS_LAMBDA_LOG_LEVEL`` (advanced logging
+  controls), and the fork server imports ``localcloud.bootstrap`` first, which
+  puts the runtime's handler on the root logger (container.py).  Function log
+  lines go to stdout, between the stack's own lines.
 - One log line per invocation on stdout: function, route, status, milliseconds.
 """
 
@@ -44,9 +49,10 @@ from localcloud.events import REGION
 from localcloud.resolve import Resolver, localize_url
 from localcloud.template import ROOT, functions
 
-# Powertools' JSON logs and EMF metrics would drown the one-line-per-invocation
-# output; these are the local defaults, and the caller's environment wins.
-QUIET_POWERTOOLS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+# EMF metrics would drown the one-line-per-invocation output; this is the local
+# default, and the caller's environment wins.  (Log lines follow the LogLevel
+# parameter, whose local default is WARN: stack.py.)
+QUIET_POWERTOOLS = {"POWERTOOLS_METRICS_DISABLED": "true"}
 # Sockets a handler opens to the local stack must not go through a proxy.
 LOOPBACK = "127.0.0.1,localhost"
 
@@ -62,8 +68,9 @@ class InvocationError(RuntimeError):
 def function_environment(template: dict[str, Any], resolver: Resolver, base_url: str) -> dict[str, str]:
     """The one environment every function gets, from the template; refuses differing ones."""
     environments = {
-        name: {key: localize_url(str(resolver.resolve(value)), base_url)
-               for key, value in props["Environment"]["Variables"].items()}
+        name: {**{key: localize_url(str(resolver.resolve(value)), base_url)
+                  for key, value in props["Environment"]["Variables"].items()},
+               **logging_environment(props.get("LoggingConfig", {}), resolver)}
         for name, props in functions(template).items()
     }
     (first_name, first), *others = environments.items()
@@ -75,6 +82,14 @@ def function_environment(template: dict[str, Any], resolver: Resolver, base_url:
                 "function from one fork server with one environment"
             )
     return first
+
+
+def logging_environment(logging_config: dict[str, Any], resolver: Resolver) -> dict[str, str]:
+    """The variables Lambda sets from a function's LoggingConfig; the runtime and Powertools read them."""
+    if str(resolver.resolve(logging_config.get("LogFormat", "Text"))).upper() != "JSON":
+        return {"AWS_LAMBDA_LOG_FORMAT": "Text"}  # application log levels need the JSON format
+    level = resolver.resolve(logging_config.get("ApplicationLogLevel", "INFO"))
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": str(level).upper()}
 
 
 def local_environment(resources: Resources) -> dict[str, str]:
@@ -223,8 +238,9 @@ class Runtime:
                 self.max_containers,
                 callers=ThreadPoolExecutor(max_workers=self.max_containers, thread_name_prefix=name),
             )
-        FORK_SERVER.set_forkserver_preload(
-            ["localcloud.container", *sorted({f.handler.rsplit(".", 1)[0] for f in self.functions.values()})])
+        # The runtime's root logger first (bootstrap), then the handlers, as Lambda imports them.
+        FORK_SERVER.set_forkserver_preload(["localcloud.bootstrap", "localcloud.container",
+                                            *sorted({f.handler.rsplit(".", 1)[0] for f in self.functions.values()})])
         with ThreadPoolExecutor(max_workers=len(self.functions)) as starting:
             warm = list(starting.map(lambda f: (f, f.acquire()), self.functions.values()))
         for function, container in warm:

@@ -96,9 +96,11 @@ class LocalStack:
 
     def _local_defaults(self) -> dict[str, str]:
         """Parameter values that differ locally: any origin, the development identity provider,
-        and QR links that open the phone simulator."""
+        QR links that open the phone simulator, and WARN logs (the invocation lines stay readable;
+        ``--param LogLevel=DEBUG`` logs as a deployed stack with that level does)."""
         return {
             "AllowedOrigins": "*",
+            "LogLevel": "WARN",
             "QrLinkTemplate": f"{self.base_url}/phone?session={{session_id}}",
             "PhoneJwksUrl": f"{self.base_url}/dev/jwks.json",
             "PhoneJwtIssuer": self.idp.issuer,

@@ -121,13 +121,19 @@ def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     globals_ = template.get("Globals", {}).get("Function", {})
     merged = {}
     for name, resource in resources_of_type(template, "AWS::Serverless::Function").items():
-        props = {**globals_, **resource["Properties"]}
-        env = {
-            **globals_.get("Environment", {}).get("Variables", {}),
-            **resource["Properties"].get("Environment", {}).get("Variables", {}),
-        }
-        props["Environment"] = {"Variables": env}
+        props = merge_globals(globals_, resource["Properties"])
+        props.setdefault("Environment", {}).setdefault("Variables", {})
         merged[name] = props
+    return merged
+
+
+def merge_globals(globals_: dict[str, Any], properties: dict[str, Any]) -> dict[str, Any]:
+    """SAM's rule for maps: merged key by key, the resource's value winning (LoggingConfig's
+    ApplicationLogLevel from Globals survives a function's own LogGroup); anything else is replaced."""
+    merged = dict(globals_)
+    for key, value in properties.items():
+        both_maps = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_globals(merged[key], value) if both_maps else value
     return merged
 
 

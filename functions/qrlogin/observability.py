@@ -48,6 +48,9 @@ WIRE_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3", "aws_lambda_powert
 def cap_wire_loggers() -> None:
     for name in WIRE_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Once per cold start, through the runtime's root handler (no Powertools Logger exists yet): at DEBUG,
+    # it says why the libraries below are silent.
+    logging.getLogger(__name__).debug("wire loggers capped at WARNING: %s", ", ".join(WIRE_LOGGERS))
 
 
 cap_wire_loggers()

@@ -2,7 +2,7 @@
 
 Stacks are started once per distinct set of parameters (and purpose) and
 shared by the tests that ask for the same; each logs at the template's level
-(INFO, not the local default WARNING), and when it stops its stdout and
+(LogLevel=INFO, not the local default WARN), and when it stops its stdout and
 stderr are searched for every browser token, phone token and id_token any
 client saw (``stackclient.SECRETS``): one found fails the run.  Waits are
 bounded; nothing asserts on how long something took.
@@ -21,7 +21,8 @@ from bench.load import leaked
 from localcloud.process import StackProcess
 
 T = TypeVar("T")
-LOG_ENV = {"POWERTOOLS_LOG_LEVEL": "INFO"}
+# The template's default level (a test's own LogLevel parameter, given later, wins).
+LOG_LEVEL = "LogLevel=INFO"
 
 
 class Stacks:
@@ -31,7 +32,7 @@ class Stacks:
     def get(self, *params: str, purpose: str = "shared", env: dict[str, str] | None = None) -> StackProcess:
         key = (purpose, *params)
         if key not in self.running:
-            self.running[key] = StackProcess(*params, env={**LOG_ENV, **(env or {})}).start()
+            self.running[key] = StackProcess(LOG_LEVEL, *params, env=env).start()
         return self.running[key]
 
     def stop_all(self) -> list[str]:

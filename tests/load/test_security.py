@@ -167,7 +167,7 @@ def test_the_issue_rate_limit_answers_429_after_the_configured_count_per_ip_per_
 
 
 def test_no_secret_reaches_the_logs_even_at_debug_level(stacks, run):
-    debug = stacks.get(NO_RATE_LIMIT, purpose="debug-logs", env={"POWERTOOLS_LOG_LEVEL": "DEBUG"})
+    debug = stacks.get(NO_RATE_LIMIT, "LogLevel=DEBUG", purpose="debug-logs")
     seen: list[str] = []
 
     async def scenario():
