@@ -38,8 +38,11 @@ class Settings:
     phone_auth_mode: str
     phone_jwt_issuer: str
     phone_jwt_audience: str
+    phone_jwt_client_id: str
+    phone_required_scope: str
     phone_jwks_url: str
     introspection_url: str
+    introspection_secret_name: str
     issue_rate_limit_per_minute: int
     # The OpenID Provider (DESIGN §8): its issuer URL when set (a custom domain);
     # empty means the URL the request came in on (oauth.endpoint.issuer_of).
@@ -71,6 +74,7 @@ class Settings:
         signing_mode = required("SIGNING_KEY_MODE")
         if signing_mode not in ("envelope", "kms"):
             raise MissingSetting("environment variable SIGNING_KEY_MODE must be envelope or kms")
+        phone = _phone_settings(env, mode)
         template = required("QR_LINK_TEMPLATE")
         if "{session_id}" not in template:
             raise MissingSetting("environment variable QR_LINK_TEMPLATE must contain {session_id}")
@@ -86,11 +90,7 @@ class Settings:
             signing_key_id=required("SIGNING_KEY_ID"),
             signing_key_mode=signing_mode,
             phone_auth_mode=mode,
-            # Only the mode in use needs its settings; the others may be empty.
-            phone_jwt_issuer=env.get("PHONE_JWT_ISSUER", "").strip(),
-            phone_jwt_audience=env.get("PHONE_JWT_AUDIENCE", "").strip(),
-            phone_jwks_url=env.get("PHONE_JWKS_URL", "").strip(),
-            introspection_url=env.get("INTROSPECTION_URL", "").strip(),
+            **phone,
             issue_rate_limit_per_minute=integer("ISSUE_RATE_LIMIT_PER_MINUTE", 0),
             oidc_issuer=env.get("OIDC_ISSUER", "").strip().rstrip("/"),
             access_token_audience=required("ACCESS_TOKEN_AUDIENCE"),
@@ -100,6 +100,41 @@ class Settings:
         if "*" in self.allowed_origins:
             return True
         return origin is not None and origin in self.allowed_origins
+
+
+def _phone_settings(env: Mapping[str, str], mode: str) -> dict[str, str]:
+    """The phone-token settings (DESIGN §6): safe by default, so the mode in use fails by name without them.
+
+    Whom a token must be for (an audience, an app client id, or both) is required in
+    both modes: without it, a token the same provider issued to any other app would log
+    its user in here.
+    """
+    values = {field: env.get(name, "").strip() for field, name in _PHONE_VARIABLES.items()}
+    if mode == "jwt":
+        if not values["phone_jwt_issuer"]:
+            raise MissingSetting("environment variable PHONE_JWT_ISSUER is required in jwt mode")
+        if not values["phone_jwks_url"]:
+            # Where Cognito, Auth0 and most OIDC providers publish their keys.
+            values["phone_jwks_url"] = values["phone_jwt_issuer"].rstrip("/") + "/.well-known/jwks.json"
+    else:
+        for field in ("introspection_url", "introspection_secret_name"):
+            if not values[field]:
+                raise MissingSetting(f"environment variable {_PHONE_VARIABLES[field]} is required in {mode} mode")
+    if not (values["phone_jwt_audience"] or values["phone_jwt_client_id"]):
+        raise MissingSetting(f"environment variable PHONE_JWT_AUDIENCE or PHONE_JWT_CLIENT_ID is required in {mode} "
+                             "mode: either names whom a phone token must be issued for")
+    return values
+
+
+_PHONE_VARIABLES = {
+    "phone_jwt_issuer": "PHONE_JWT_ISSUER",
+    "phone_jwt_audience": "PHONE_JWT_AUDIENCE",
+    "phone_jwt_client_id": "PHONE_JWT_CLIENT_ID",
+    "phone_required_scope": "PHONE_REQUIRED_SCOPE",
+    "phone_jwks_url": "PHONE_JWKS_URL",
+    "introspection_url": "INTROSPECTION_URL",
+    "introspection_secret_name": "INTROSPECTION_SECRET_NAME",
+}
 
 
 # Every variable Settings reads, for the template test that checks each
@@ -118,8 +153,11 @@ ENVIRONMENT_VARIABLES = (
     "PHONE_AUTH_MODE",
     "PHONE_JWT_ISSUER",
     "PHONE_JWT_AUDIENCE",
+    "PHONE_JWT_CLIENT_ID",
+    "PHONE_REQUIRED_SCOPE",
     "PHONE_JWKS_URL",
     "INTROSPECTION_URL",
+    "INTROSPECTION_SECRET_NAME",
     "ISSUE_RATE_LIMIT_PER_MINUTE",
     "OIDC_ISSUER",
     "ACCESS_TOKEN_AUDIENCE",

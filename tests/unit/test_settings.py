@@ -63,23 +63,40 @@ def test_a_bad_value_fails_naming_the_variable(env, name, value):
         Settings.from_env({**env, name: value})
 
 
-def test_the_mode_in_use_needs_its_own_url_and_the_other_modes_do_not(env):
-    # Given jwt mode without a JWKS URL, and introspection mode without an introspection URL
-    jwt_mode = Settings.from_env({**env, "PHONE_JWKS_URL": ""})
-    introspection_mode = Settings.from_env({**env, "PHONE_AUTH_MODE": "introspection", "INTROSPECTION_URL": ""})
+@pytest.mark.parametrize(("mode", "blank", "named"), [
+    ("jwt", ["PHONE_JWT_ISSUER"], "PHONE_JWT_ISSUER"),
+    ("jwt", ["PHONE_JWT_AUDIENCE", "PHONE_JWT_CLIENT_ID"], "PHONE_JWT_AUDIENCE or PHONE_JWT_CLIENT_ID"),
+    ("introspection", ["INTROSPECTION_URL"], "INTROSPECTION_URL"),
+    ("introspection", ["INTROSPECTION_SECRET_NAME"], "INTROSPECTION_SECRET_NAME"),
+    ("introspection", ["PHONE_JWT_AUDIENCE", "PHONE_JWT_CLIENT_ID"], "PHONE_JWT_AUDIENCE or PHONE_JWT_CLIENT_ID"),
+])
+def test_a_phone_mode_without_whom_tokens_are_for_fails_at_cold_start_naming_the_setting(env, mode, blank, named):
+    # Given a complete environment for the mode, then one of its safety settings left empty (DESIGN §6)
+    complete = {**env, "PHONE_AUTH_MODE": mode, "INTROSPECTION_URL": "https://idp.example/introspect",
+                "INTROSPECTION_SECRET_NAME": "qrlogin/introspection"}
+    assert Settings.from_env(complete).phone_auth_mode == mode
 
-    # Then building the verifier fails naming the missing one
-    with pytest.raises(RuntimeError, match="PHONE_JWKS_URL"):
-        verifier_from_settings(jwt_mode)
-    with pytest.raises(RuntimeError, match="INTROSPECTION_URL"):
-        verifier_from_settings(introspection_mode)
+    # When settings are parsed, Then the container refuses to start, naming what is missing:
+    # no configuration silently accepts a token issued to another app
+    with pytest.raises(MissingSetting, match=named):
+        Settings.from_env({**complete, **dict.fromkeys(blank, "")})
 
-    # And each mode builds without the other's settings
-    assert isinstance(verifier_from_settings(Settings.from_env({**env, "INTROSPECTION_URL": ""})),
-                      JwtPhoneTokenVerifier)
-    assert isinstance(verifier_from_settings(Settings.from_env(
-        {**env, "PHONE_AUTH_MODE": "introspection", "INTROSPECTION_URL": "https://idp.example/introspect",
-         "PHONE_JWKS_URL": ""})), IntrospectionPhoneTokenVerifier)
+
+def test_each_mode_builds_its_verifier_without_the_other_modes_settings(env):
+    jwt_only = {**env, "INTROSPECTION_URL": "", "INTROSPECTION_SECRET_NAME": ""}
+    assert isinstance(verifier_from_settings(Settings.from_env(jwt_only)), JwtPhoneTokenVerifier)
+    introspection_only = {**env, "PHONE_AUTH_MODE": "introspection", "PHONE_JWT_ISSUER": "", "PHONE_JWKS_URL": "",
+                          "INTROSPECTION_URL": "https://idp.example/introspect",
+                          "INTROSPECTION_SECRET_NAME": "qrlogin/introspection"}
+    assert isinstance(verifier_from_settings(Settings.from_env(introspection_only)), IntrospectionPhoneTokenVerifier)
+
+
+def test_an_empty_jwks_url_is_where_cognito_and_most_issuers_publish_their_keys(env):
+    settings = Settings.from_env({**env, "PHONE_JWT_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab",
+                                  "PHONE_JWKS_URL": ""})
+    assert settings.phone_jwks_url == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Ab/.well-known/jwks.json"
+    auth0 = Settings.from_env({**env, "PHONE_JWT_ISSUER": "https://tenant.eu.auth0.com/", "PHONE_JWKS_URL": ""})
+    assert auth0.phone_jwks_url == "https://tenant.eu.auth0.com/.well-known/jwks.json"
 
 
 @pytest.mark.parametrize(("origins", "origin", "allowed"), [

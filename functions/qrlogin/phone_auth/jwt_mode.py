@@ -1,0 +1,83 @@
+"""``jwt`` mode: the phone token is a JWT signed by the issuer's key (DESIGN §3, §6).
+
+Checks, in order: a well-formed compact JWS (else 401, never 5xx); ``alg``
+RS256 or ES256 and equal to the key's; a ``typ`` of an access or id token
+(``JWT``, RFC 9068 ``at+jwt``, or none); the signature against the issuer's
+JWKS; ``iss``, ``exp``, ``nbf`` (30 s leeway); then the shared policy (claims.py):
+the audience or app client id, Cognito's ``token_use``, the required scope.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from qrlogin import errors
+from qrlogin.phone_auth.claims import TokenPolicy, check_bearer_token, user_from_claims
+from qrlogin.phone_auth.jwks import FETCH_TIMEOUT_SECONDS, JwksCache
+from qrlogin.sessions import PhoneUser
+
+ALLOWED_ALGORITHMS = ("RS256", "ES256")
+# typ values of the tokens a phone app holds (lower case; RFC 9068 §2.1 allows the "application/" form).
+ACCEPTED_TYPES = ("jwt", "at+jwt", "application/at+jwt")
+LEEWAY_SECONDS = 30
+# header.payload.signature, each base64url without padding, none empty.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+def _header(token: str) -> dict[str, Any]:
+    import jwt
+
+    check_bearer_token(token)
+    if not _COMPACT_JWS.fullmatch(token):
+        raise errors.Unauthorized("The user token is malformed.")
+    try:
+        header = jwt.get_unverified_header(token)
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise errors.Unauthorized("The user token is malformed.") from None
+    return header
+
+
+class JwtPhoneTokenVerifier:
+    def __init__(self, issuer: str, jwks_url: str, policy: TokenPolicy, timeout: float = FETCH_TIMEOUT_SECONDS,
+                 jwks: JwksCache | None = None) -> None:
+        if not issuer:
+            raise ValueError("a jwt verifier needs an issuer")
+        self.issuer = issuer
+        self.policy = policy
+        self.jwks = jwks or JwksCache(jwks_url, timeout)
+
+    def verify(self, token: str) -> PhoneUser:
+        import jwt
+
+        header = _header(token)
+        algorithm = header.get("alg")
+        if algorithm not in ALLOWED_ALGORITHMS:
+            raise errors.Unauthorized("The user token's algorithm is not accepted.")
+        typ = header.get("typ")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES):
+            raise errors.Unauthorized("The user token is not an access or id token.")
+        if "crit" in header:
+            raise errors.Unauthorized("The user token needs extensions we do not support.")  # RFC 7515 §4.1.11
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise errors.Unauthorized("The user token names no signing key.")
+        key = self.jwks.key(kid)
+        if key.algorithm_name != algorithm:
+            raise errors.Unauthorized("The user token's algorithm does not match its key.")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[algorithm],
+                issuer=self.issuer,
+                # The audience is the policy's: Cognito access tokens carry client_id, not aud.
+                options={"require": ["exp", "iss", "sub"], "verify_aud": False},
+                leeway=LEEWAY_SECONDS,
+            )
+        except jwt.ExpiredSignatureError:
+            raise errors.Unauthorized("The user token has expired.") from None
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            raise errors.Unauthorized("The user token is not valid.") from None
+        self.policy.check(claims)
+        return user_from_claims(claims)
