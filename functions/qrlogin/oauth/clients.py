@@ -242,10 +242,7 @@ def authenticate(registry: ClientRegistry, params: Mapping[str, str], authorizat
     posted_secret = params.get("client_secret")
     if basic is not None and (posted_secret is not None or params.get("client_id") not in (None, basic[0])):
         raise errors.InvalidRequest("Use one client authentication method per request.")
-    if basic is not None:
-        client_id, secret = basic
-    else:
-        client_id, secret = params.get("client_id", ""), posted_secret
+    client_id, secret = basic if basic is not None else (params.get("client_id", ""), posted_secret)
     client = registry.get(client_id) if client_id else None
     if client is None:
         raise errors.InvalidClient("Unknown client.")
