@@ -48,6 +48,7 @@ def handler_path(short_name: str) -> str:
 
 def settings_env(jwks_url: str, signing_key_id: str = "arn:aws:kms:us-east-1:123456789012:key/bench") -> dict[str, str]:
     return {
+        **template_defaults(),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
@@ -74,6 +75,16 @@ def settings_env(jwks_url: str, signing_key_id: str = "arn:aws:kms:us-east-1:123
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_METRICS_NAMESPACE": "qrlogin",
     }
+
+
+def template_defaults() -> dict[str, str]:
+    """Every other variable the template sets, at its parameter's default (a setting added later is never missing)."""
+    parameters = TEMPLATE["Parameters"]
+    values = {}
+    for name, value in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"].items():
+        if isinstance(value, dict) and value.get("Ref") in parameters:
+            values[name] = str(parameters[value["Ref"]].get("Default", ""))
+    return values
 
 
 @contextmanager

@@ -1,33 +1,38 @@
-"""A Lambda-shaped ``sys.path`` for fresh-process benchmarks: task root + runtime.
+"""A Lambda-shaped ``sys.path`` for fresh-process benchmarks: the package ``sam build`` makes + the runtime.
 
-On Lambda a function sees ``/var/task`` (CodeUri plus what ``sam build``
-installs from ``functions/requirements.txt``) and the runtime's own boto3.
-The development venv holds much more (moto, pillow, pytest...), and an import
+On Lambda a function sees ``/var/task`` (its ``sam build`` artifact: CodeUri,
+the closure of ``functions/requirements.txt`` and, through
+``functions/Makefile``, their bytecode) and the runtime's own boto3.  The
+development venv holds much more (moto, pillow, pytest...), and an import
 that finds pillow there costs time that Lambda never pays (``qrcode`` imports
 it when present).  So the fresh-process benchmarks run with ``python -S`` and
-a ``PYTHONPATH`` of two folders built here from the venv's installed files
-(hard links, so it takes milliseconds):
+a ``PYTHONPATH`` of two folders:
 
-- the task root: ``functions/`` and the closure of ``functions/requirements.txt``
-- the runtime: the closure of boto3
+- the task root: what ``sam build`` (from .venv-sam) put in
+  ``<build>/<LogicalId>/``, built for this machine's Python and architecture
+  (``PythonRuntime`` and ``Architecture`` overridden; the template's default
+  architecture is arm64, whose native wheels cannot load here);
+- the runtime: the closure of boto3, hard-linked from the venv.
 
-``sam build`` ships no ``.pyc`` files (its Python workflow excludes them and
-unpacks wheels without compiling), so the task root comes in two layouts:
-with bytecode (what a build step that compiles would ship) and without.
+``bytecode=False`` gives the same artifacts with every ``.pyc`` left out:
+what ``sam build``'s own Python workflow shipped before the makefile build.
 """
 
 from __future__ import annotations
 
-import compileall
 import importlib.metadata as metadata
 import os
+import platform
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 RUNTIME_DISTRIBUTIONS = ["boto3"]  # what the Lambda Python runtime provides
 
 
@@ -83,15 +88,41 @@ def _runtime_names() -> frozenset[str]:
     return frozenset(d.metadata["Name"].lower().replace("_", "-") for d in closure(RUNTIME_DISTRIBUTIONS))
 
 
-def build(directory: Path, *, bytecode: bool) -> str:
-    """Build the task root and runtime under ``directory``; returns the PYTHONPATH to use."""
+def sam_build(directory: Path) -> Path:
+    """``sam build`` of template.yaml into ``directory/build`` for this Python and machine; the build dir."""
+    build_dir = directory / "build"
+    if (build_dir / "template.yaml").is_file():
+        return build_dir
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    architecture = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    done = subprocess.run([str(SAM), "build", "--template-file", str(ROOT / "template.yaml"),
+                           "--build-dir", str(build_dir), "--cache-dir", str(directory / "cache"),
+                           "--parameter-overrides", f"PythonRuntime={runtime}", f"Architecture={architecture}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"sam build failed (make sam installs it):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return build_dir
+
+
+def build(directory: Path, *, bytecode: bool) -> dict[str, str]:
+    """Build under ``directory``; function logical id -> the PYTHONPATH its cold start uses."""
     runtime = directory / "runtime"
     if not runtime.exists():
         _install(closure(RUNTIME_DISTRIBUTIONS), runtime, bytecode=True)
-    task_root = directory / ("task-root" if bytecode else "task-root-no-pyc")
-    shutil.copytree(FUNCTIONS_DIR, task_root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    dists = closure(_requirements(FUNCTIONS_DIR / "requirements.txt"), exclude=_runtime_names())
-    _install(dists, task_root, bytecode=bytecode)
-    if bytecode:
-        compileall.compile_dir(task_root, quiet=1)
-    return os.pathsep.join([str(task_root), str(runtime)])
+    build_dir = sam_build(directory)
+    paths = {}
+    for artifact in sorted(p for p in build_dir.iterdir() if p.is_dir()):
+        task_root = artifact
+        if not bytecode:
+            task_root = directory / "no-pyc" / artifact.name
+            if not task_root.exists():
+                shutil.copytree(artifact, task_root, copy_function=_link_copy,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        paths[artifact.name] = os.pathsep.join([str(task_root), str(runtime)])
+    return paths
+
+
+def _link_copy(source: str, target: str) -> None:
+    _link(Path(source), Path(target))
