@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -19,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud.awsgate import AwsGate
 from localcloud.events import REGION
-from localcloud.template import signing_key_definition, table_definition, table_ttl_attribute
+from localcloud.template import signing_key_definitions, table_definition, table_ttl_attribute
 
 STACK_NAME = "qrlogin-local"
 # moto accepts any credentials; fixed fake ones keep a real AWS account out of reach.
@@ -40,6 +40,8 @@ class Resources:
     stream_arn: str
     key_id: str
     key_arn: str
+    # Every KMS key the parameters make (SigningKey, and RsaSigningKey in kms mode): logical id -> ARN.
+    key_arns: dict[str, str] = field(default_factory=dict)
 
 
 class LocalCloud:
@@ -67,14 +69,17 @@ class LocalCloud:
             TableName=table_name,
             TimeToLiveSpecification={"AttributeName": table_ttl_attribute(self.template), "Enabled": True},
         )
-        key = client("kms", endpoint).create_key(**signing_key_definition(self.template, parameters))["KeyMetadata"]
+        kms = client("kms", endpoint)
+        key_arns = {name: kms.create_key(**definition)["KeyMetadata"]["Arn"]
+                    for name, definition in signing_key_definitions(self.template, parameters).items()}
         self.resources = Resources(
             endpoint=endpoint,
             table_name=table_name,
             table_arn=table["TableArn"],
             stream_arn=table["LatestStreamArn"],
-            key_id=key["KeyId"],
-            key_arn=key["Arn"],
+            key_id=key_arns["SigningKey"].rsplit("/", 1)[-1],
+            key_arn=key_arns["SigningKey"],
+            key_arns=key_arns,
         )
         return self.resources
 

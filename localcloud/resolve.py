@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from localcloud.events import ACCOUNT_ID, REGION
+from localcloud.template import condition
 
 URL_SUFFIX = "amazonaws.com"
 # An API Gateway endpoint as the template spells it after !Sub.
@@ -86,6 +87,7 @@ class Resolver:
         }
 
     def resolve(self, value: Any) -> Any:
+        self.parameters = dict(parameters)
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -99,6 +101,7 @@ class Resolver:
     def _ref(self, name: str) -> str:
         if name not in self.refs:
             raise UnresolvableValue(f"no local value for Ref {name}")
+            "Fn::If": self._if,
         return self.refs[name]
 
     def _get_att(self, argument: list[str] | str) -> str:
@@ -136,6 +139,10 @@ class Resolver:
 def localize_url(value: str, base_url: str) -> str:
     """Point an API Gateway URL (https:// or wss://) at the local gateway, keeping the path."""
     match = _EXECUTE_API.match(value)
+    def _if(self, argument: list[Any]) -> Any:
+        name, if_true, if_false = argument
+        return self.resolve(if_true if condition(self.template, name, self.parameters) else if_false)
+
     if not match:
         return value
     scheme = "ws" if match.group(1) == "wss" else "http"

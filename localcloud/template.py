@@ -111,9 +111,21 @@ _NO_VALUE = object()
 
 def signing_key_definition(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """``kms.create_key`` arguments for the template's signing key (as SigningKeyMode picks it)."""
-    (props,) = [r["Properties"] for r in resources_of_type(template, "AWS::KMS::Key").values()]
-    props = choose_branches(template, props, parameter_values(template, overrides))
-    return {"KeySpec": props["KeySpec"], "KeyUsage": props["KeyUsage"], "Description": props.get("Description", "")}
+    return signing_key_definitions(template, overrides)["SigningKey"]
+
+
+def signing_key_definitions(template: dict[str, Any], overrides: dict[str, str] | None = None,
+                            ) -> dict[str, dict[str, Any]]:
+    """``kms.create_key`` arguments of every KMS key the parameters make (a key's Condition holds), by logical id."""
+    parameters = parameter_values(template, overrides)
+    definitions = {}
+    for name, resource in resources_of_type(template, "AWS::KMS::Key").items():
+        if "Condition" in resource and not condition(template, resource["Condition"], parameters):
+            continue
+        props = choose_branches(template, resource["Properties"], parameters)
+        definitions[name] = {"KeySpec": props["KeySpec"], "KeyUsage": props["KeyUsage"],
+                             "Description": props.get("Description", "")}
+    return definitions
 
 
 def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

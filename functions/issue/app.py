@@ -1,4 +1,4 @@
-"""The issue function: POST /sessions and GET /.well-known/jwks.json."""
+"""The issue function: POST /sessions."""
 
 from __future__ import annotations
 
@@ -27,14 +27,6 @@ def create_session() -> Response:
         deps.store(), settings, source_ip=source_ip(app), user_agent=user_agent(app), now=now
     )
     return json_response(201, service.issued_body(issued, settings, svg_for(issued.qr_url), now))
-
-
-@app.get("/.well-known/jwks.json")
-def jwks() -> Response:
-    jwks = deps.signer().jwks
-    # An empty set (no token signed yet) must not be cached by relying backends.
-    cache = "public, max-age=300" if jwks["keys"] else "no-store"
-    return json_response(200, jwks, headers={"Cache-Control": cache})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

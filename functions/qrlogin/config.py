@@ -49,6 +49,9 @@ class Settings:
     oidc_issuer: str = ""
     # The "aud" of RFC 9068 access tokens: what an API Gateway JWT authorizer checks.
     access_token_audience: str = "qrlogin-api"
+    # kms mode: the RSA_2048 KMS key that signs RS256 tokens ("" in envelope mode,
+    # where the one symmetric key protects the keys of every algorithm).
+    rsa_signing_key_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -89,6 +92,8 @@ class Settings:
             token_audience=required("TOKEN_AUDIENCE"),
             signing_key_id=required("SIGNING_KEY_ID"),
             signing_key_mode=signing_mode,
+            rsa_signing_key_id=required("RSA_SIGNING_KEY_ID") if signing_mode == "kms"
+            else env.get("RSA_SIGNING_KEY_ID", "").strip(),
             phone_auth_mode=mode,
             **phone,
             issue_rate_limit_per_minute=integer("ISSUE_RATE_LIMIT_PER_MINUTE", 0),
@@ -150,6 +155,7 @@ ENVIRONMENT_VARIABLES = (
     "TOKEN_AUDIENCE",
     "SIGNING_KEY_ID",
     "SIGNING_KEY_MODE",
+    "RSA_SIGNING_KEY_ID",
     "PHONE_AUTH_MODE",
     "PHONE_JWT_ISSUER",
     "PHONE_JWT_AUDIENCE",

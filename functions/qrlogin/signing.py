@@ -1,16 +1,22 @@
-"""id_tokens: ES256 JWTs, signed with a key that KMS protects (``SigningKeyMode``).
+"""Signed tokens: ES256 or RS256 JWTs, signed with keys that KMS protects (``SigningKeyMode``).
 
-- ``envelope`` (default): a P-256 key whose private half is stored encrypted
-  under the stack's KMS key and decrypted once per container; tokens are
-  signed in-process.
-- ``kms``: the stack's KMS key is an ECC_NIST_P256 SIGN_VERIFY key and signs
-  every token; the private key never leaves KMS (one Sign request per login).
+- ``envelope`` (default): a P-256 and an RSA-2048 key whose private halves are
+  stored encrypted under the stack's (symmetric) KMS key, each decrypted once per
+  container when first needed; tokens are signed in-process.
+- ``kms``: the stack's KMS keys sign every token (ECC_NIST_P256 for ES256,
+  RSA_2048 for RS256); the private keys never leave KMS (one Sign per token).
 
-Both produce a DER ECDSA signature; JOSE wants the raw 64-byte r||s
-(RFC 7518 §3.4).  The public key is published as a JWK (RFC 7517).
+Which key signs and which keys the JWKS publishes is ``qrlogin.keyring``'s
+business; the keyrings live in the table (``store``).  Keys are made lazily, one
+algorithm at a time: the first token of an algorithm (or the first JWKS
+request) makes its key, and a key bound to another KMS key or mode than the
+stack's is replaced the same way instead of failing every token.
 
-DER handling is written out here (a few lines for two fixed shapes) to keep
-``cryptography`` out of the status and issue functions' cold start.
+KMS returns a DER ECDSA signature; JOSE wants the raw 64-byte r||s (RFC 7518
+§3.4).  The public keys are published as JWKs (RFC 7517, RFC 7518 §6).
+
+DER handling for ECDSA is written out here (a few lines for two fixed shapes)
+so that reading the JWKS and signing in kms mode import no ``cryptography``.
 """
 
 from __future__ import annotations
@@ -19,22 +25,44 @@ import base64
 import json
 import secrets
 import time
-from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qrlogin import errors
 from qrlogin.config import Settings
+from qrlogin.keyring import (
+    ENVELOPE,
+    KEY_REFRESH_SECONDS,
+    KMS,
+    MAX_TOKEN_LIFETIME_SECONDS,
+    KeyEntry,
+    Keyring,
+    public_jwks,
+)
 from qrlogin.sessions import Session
-from qrlogin.store import SessionStore, SigningKeyRecord
+from qrlogin.store import SessionStore
 
-# id_tokens live five minutes at most (DESIGN §3).
+# The JOSE algorithms tokens can be signed with (OIDC makes RS256 mandatory).
+SIGNING_ALGORITHMS = ("ES256", "RS256")
+# id_tokens of QR logins live five minutes at most (DESIGN §3).
 ID_TOKEN_LIFETIME_SECONDS = 300
+# Writers racing for a keyring item: each loser re-reads, at most this many rounds.
+_KEYRING_WRITE_ATTEMPTS = 3
 
 # DER prefix of a SubjectPublicKeyInfo for an uncompressed P-256 point:
 # SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 }, BIT STRING 04||X||Y }.
 _P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+# KMS's name for each JOSE algorithm's signature scheme.
+_KMS_SIGNING_ALGORITHMS = {"ES256": "ECDSA_SHA_256", "RS256": "RSASSA_PKCS1_V1_5_SHA_256"}
+
+# Binds an encrypted private key to its purpose (and, per key, to its kid and
+# algorithm): KMS refuses to decrypt it under any other context.
+ENVELOPE_CONTEXT = {"purpose": "qrlogin-id-token-signing-key"}
+
+
+def envelope_context(entry_kid: str, algorithm: str) -> dict[str, str]:
+    return {**ENVELOPE_CONTEXT, "kid": entry_kid, "alg": algorithm}
 
 
 def b64url(data: bytes) -> str:
@@ -80,14 +108,48 @@ def p256_jwk(spki_der: bytes, kid: str) -> dict[str, str]:
     }
 
 
-class TokenSigner:
-    """Builds and signs id_tokens; subclasses say where the private key lives."""
+def rsa_jwk(spki_der: bytes, kid: str) -> dict[str, str]:
+    """An RS256 JWK (RFC 7518 §6.3.1) of an RSA key of at least 2048 bits."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-    def __init__(self, key_id: str, issuer: str, audience: str, client: Any = None) -> None:
-        self.key_id = key_id
-        self.issuer = issuer
-        self.audience = audience
+    key = load_der_public_key(spki_der)
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+        raise ValueError("not an RSA public key of at least 2048 bits")
+    numbers = key.public_numbers()
+    return {
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": kid,
+        "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+    }
+
+
+def public_jwk(algorithm: str, spki_der: bytes, kid: str) -> dict[str, str]:
+    return p256_jwk(spki_der, kid) if algorithm == "ES256" else rsa_jwk(spki_der, kid)
+
+
+def _unavailable() -> errors.ServiceUnavailable:
+    return errors.ServiceUnavailable("The signing service is unavailable; try again.", retry_after=1)
+
+
+class SigningKeys:
+    """The stack's signing keys as one container sees them; subclasses say where private keys live.
+
+    Keyrings are read once and re-read when older than KEY_REFRESH_SECONDS, so a
+    container meets a rotation's new current key within that time and loads it.
+    """
+
+    mode = ""
+
+    def __init__(self, store: SessionStore, kms_key_ids: dict[str, str], client: Any = None) -> None:
+        self.store = store
+        # The KMS key each algorithm's keys must be bound to (the stack's configuration).
+        self.kms_key_ids = kms_key_ids
         self._client = client
+        self._keyrings: dict[str, tuple[Keyring, float]] = {}
 
     @property
     def client(self) -> Any:
@@ -98,18 +160,174 @@ class TokenSigner:
             self._client = client("kms")
         return self._client
 
-    @property
-    def kid(self) -> str:
+    def bound(self, entry: KeyEntry) -> bool:
+        return entry.bound_to(self.mode, self.kms_key_ids[entry.algorithm])
+
+    def keyring(self, algorithm: str, now: float) -> Keyring | None:
+        cached = self._keyrings.get(algorithm)
+        if cached is not None and 0 <= now - cached[1] < KEY_REFRESH_SECONDS:
+            return cached[0]
+        ring = self.store.get_keyring(algorithm)
+        if ring is not None:
+            self._keyrings[algorithm] = (ring, now)
+        return ring
+
+    def signing_entry(self, algorithm: str, now: float) -> KeyEntry:
+        """The key that signs ``algorithm`` now: the keyring's current key if it is bound to this
+        stack's KMS key and mode, else a new one (made once, whichever container gets there first)."""
+        ring = self.keyring(algorithm, now)
+        current = ring.current(now) if ring is not None else None
+        if current is not None and self.bound(current):
+            return current
+        return self._add_current_key(algorithm, now, ring)
+
+    def _add_current_key(self, algorithm: str, now: float, ring: Keyring | None) -> KeyEntry:
+        entry = self.new_entry(algorithm, int(now))
+        for _ in range(_KEYRING_WRITE_ATTEMPTS):
+            base = ring if ring is not None else self._first_keyring(algorithm)
+            updated = base.with_key(entry, now)
+            if self.store.put_keyring(updated):
+                self._keyrings[algorithm] = (updated, now)
+                return entry
+            # Another container wrote first: its key will do if it is bound as ours would be.
+            ring = self.store.get_keyring(algorithm, consistent=True)
+            current = ring.current(now) if ring is not None else None
+            if ring is not None and current is not None and self.bound(current):
+                self._keyrings[algorithm] = (ring, now)
+                return current
+        raise errors.ServiceUnavailable(retry_after=1)
+
+    def _first_keyring(self, algorithm: str) -> Keyring:
+        # The pre-keyring key stays published (retired) while tokens it signed may live.
+        legacy = self.store.get_legacy_signing_key() if algorithm == "ES256" else None
+        return Keyring(algorithm, 0, (legacy,) if legacy is not None else ())
+
+    def jwks(self, now: float) -> dict[str, Any]:
+        """Every published key of every algorithm; a missing or unbound current key is made first,
+        so the set is never empty and always holds the keys the next tokens will name."""
+        rings = []
+        for algorithm in SIGNING_ALGORITHMS:
+            self.signing_entry(algorithm, now)
+            ring = self.keyring(algorithm, now)
+            assert ring is not None
+            rings.append(ring)
+        return public_jwks(rings, now)
+
+    def new_entry(self, algorithm: str, now: int) -> KeyEntry:
         raise NotImplementedError
 
-    @property
-    def jwks(self) -> dict[str, Any]:
+    def signature(self, entry: KeyEntry, signing_input: bytes) -> bytes:
+        """The JWS signature (raw r||s for ES256, PKCS#1 v1.5 for RS256) of ``signing_input``."""
         raise NotImplementedError
 
-    def _der_signature(self, signing_input: bytes) -> bytes:
-        raise NotImplementedError
+
+class KmsKeys(SigningKeys):
+    """``SigningKeyMode=kms``: each algorithm's KMS key is its signing key; the kid is the KMS key id."""
+
+    mode = KMS
+
+    def new_entry(self, algorithm: str, now: int) -> KeyEntry:
+        key_arn = self.kms_key_ids[algorithm]
+        if not key_arn:
+            raise errors.ServiceUnavailable(f"No KMS key is configured for {algorithm}.", retry_after=60)
+        try:
+            spki = bytes(self.client.get_public_key(KeyId=key_arn)["PublicKey"])
+        except (ClientError, BotoCoreError):
+            raise _unavailable() from None
+        # The key id is the last part of a key ARN ("arn:...:key/<id>") or the id itself.
+        kid = key_arn.rsplit("/", 1)[-1]
+        return KeyEntry(kid, algorithm, public_jwk(algorithm, spki, kid), KMS, key_arn, now)
+
+    def signature(self, entry: KeyEntry, signing_input: bytes) -> bytes:
+        try:
+            signature = bytes(self.client.sign(
+                KeyId=entry.protected_by,
+                Message=signing_input,
+                MessageType="RAW",
+                SigningAlgorithm=_KMS_SIGNING_ALGORITHMS[entry.algorithm],
+            )["Signature"])
+        except (ClientError, BotoCoreError):
+            raise _unavailable() from None
+        return der_signature_to_raw(signature) if entry.algorithm == "ES256" else signature
+
+
+class EnvelopeKeys(SigningKeys):
+    """``SigningKeyMode=envelope``: keys made here, private halves stored encrypted under the KMS key.
+
+    The first container that needs a key of an algorithm makes it and encrypts
+    it (``kms:Encrypt``, once per key); every container decrypts a key once
+    (``kms:Decrypt``) and signs in memory.  One KMS request per cold start
+    instead of one per token; the price is that the private key is in the
+    signing function's memory.
+    """
+
+    mode = ENVELOPE
+
+    def __init__(self, store: SessionStore, kms_key_ids: dict[str, str], client: Any = None) -> None:
+        super().__init__(store, kms_key_ids, client)
+        self._private_keys: dict[str, Any] = {}
+
+    def new_entry(self, algorithm: str, now: int) -> KeyEntry:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        private_key: Any = (ec.generate_private_key(ec.SECP256R1()) if algorithm == "ES256"
+                            else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        kid = "qrl-" + secrets.token_urlsafe(9)
+        spki = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        pkcs8 = private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        key_arn = self.kms_key_ids[algorithm]
+        try:
+            ciphertext = self.client.encrypt(KeyId=key_arn, Plaintext=pkcs8,
+                                             EncryptionContext=envelope_context(kid, algorithm))["CiphertextBlob"]
+        except (ClientError, BotoCoreError):
+            raise _unavailable() from None
+        self._private_keys[kid] = private_key
+        return KeyEntry(kid, algorithm, public_jwk(algorithm, spki, kid), ENVELOPE, key_arn, now, bytes(ciphertext))
+
+    def _private_key(self, entry: KeyEntry) -> Any:
+        """The entry's private key, decrypted the first time this container signs with it."""
+        key = self._private_keys.get(entry.kid)
+        if key is None:
+            from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+            try:
+                plaintext = self.client.decrypt(KeyId=entry.protected_by, CiphertextBlob=entry.ciphertext,
+                                                EncryptionContext=envelope_context(entry.kid, entry.algorithm))
+            except (ClientError, BotoCoreError):
+                raise _unavailable() from None
+            key = self._private_keys[entry.kid] = load_der_private_key(plaintext["Plaintext"], password=None)
+        return key
+
+    def signature(self, entry: KeyEntry, signing_input: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+        key = self._private_key(entry)
+        if entry.algorithm == "ES256":
+            return der_signature_to_raw(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return bytes(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
+
+
+class TokenSigner:
+    """Builds and signs tokens; ``keys`` says which key signs and where its private half lives."""
+
+    def __init__(self, issuer: str, audience: str, keys: SigningKeys) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.keys = keys
+
+    @property
+    def client(self) -> Any:
+        """The KMS client the keys use (tests stub it)."""
+        return self.keys.client
 
     def claims_for(self, session: Session, now: int) -> dict[str, Any]:
+        """The id_token of a QR login (DESIGN §3)."""
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
@@ -124,128 +342,43 @@ class TokenSigner:
             claims["name"] = session.user_name
         return claims
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": "ES256", "typ": "JWT", "kid": self.kid}
+    def sign(self, claims: dict[str, Any], algorithm: str = "ES256", typ: str = "JWT") -> str:
+        """A compact JWS of ``claims`` as given, with header ``{alg, typ, kid}``.
+
+        ``claims`` must carry ``exp`` no more than MAX_TOKEN_LIFETIME_SECONDS after
+        ``iat`` (or now): a retired key stays in the JWKS that long, so every token
+        signed here verifies until it expires.
+        """
+        if algorithm not in SIGNING_ALGORITHMS:
+            raise ValueError(f"cannot sign with {algorithm!r}; one of {', '.join(SIGNING_ALGORITHMS)}")
+        now = time.time()
+        exp, iat = claims.get("exp"), claims.get("iat", now)
+        numbers = isinstance(exp, int | float) and isinstance(iat, int | float)
+        if not numbers or exp - iat > MAX_TOKEN_LIFETIME_SECONDS:
+            raise ValueError(f"a token needs an exp at most {MAX_TOKEN_LIFETIME_SECONDS} s after its iat")
+        entry = self.keys.signing_entry(algorithm, now)
+        header = {"alg": algorithm, "typ": typ, "kid": entry.kid}
         signing_input = ".".join(
             b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
         )
-        der = self._der_signature(signing_input.encode("ascii"))
-        return f"{signing_input}.{b64url(der_signature_to_raw(der))}"
-
-
-class KmsTokenSigner(TokenSigner):
-    """``SigningKeyMode=kms``: every token is signed inside KMS; the key never leaves it."""
-
-    @property
-    def kid(self) -> str:
-        # The key id is the last part of a key ARN ("arn:...:key/<id>") or the id itself.
-        return self.key_id.rsplit("/", 1)[-1]
-
-    @cached_property
-    def jwks(self) -> dict[str, Any]:
-        """The JWKS document, fetched from KMS once per container."""
-        try:
-            public_key = self.client.get_public_key(KeyId=self.key_id)["PublicKey"]
-        except (ClientError, BotoCoreError):
-            raise errors.ServiceUnavailable() from None
-        return {"keys": [p256_jwk(public_key, self.kid)]}
-
-    def _der_signature(self, signing_input: bytes) -> bytes:
-        try:
-            return bytes(self.client.sign(
-                KeyId=self.key_id,
-                Message=signing_input,
-                MessageType="RAW",
-                SigningAlgorithm="ECDSA_SHA_256",
-            )["Signature"])
-        except (ClientError, BotoCoreError):
-            raise errors.ServiceUnavailable("The signing service is unavailable; try again.", retry_after=1) from None
-
-
-# Binds the encrypted key to its purpose: KMS refuses to decrypt it under any other context.
-ENVELOPE_CONTEXT = {"purpose": "qrlogin-id-token-signing-key"}
-
-
-class EnvelopeTokenSigner(TokenSigner):
-    """``SigningKeyMode=envelope``: a P-256 key protected by KMS, used in-process.
-
-    The first container that needs a key makes one, encrypts its private half
-    with the stack's KMS key (``kms:Encrypt``, once per stack) and stores it in
-    the table; every container decrypts it once (``kms:Decrypt``) and signs in
-    memory.  One KMS request per cold start instead of one per login; the price
-    is that the private key is in the status function's memory.
-    """
-
-    def __init__(self, key_id: str, issuer: str, audience: str, store: SessionStore, client: Any = None) -> None:
-        super().__init__(key_id, issuer, audience, client)
-        self.store = store
-        self._record: SigningKeyRecord | None = None
-        self._private_key: Any = None
+        signature = self.keys.signature(entry, signing_input.encode("ascii"))
+        return f"{signing_input}.{b64url(signature)}"
 
     @property
     def jwks(self) -> dict[str, Any]:
-        # Until the first token is signed there is no key, and nothing to verify.
-        record = self._record or self.store.get_signing_key()
-        if record is None:
-            return {"keys": []}
-        self._record = record
-        return {"keys": [record.public_jwk]}
+        """Every published public key (each with kid, alg, use; never a private member); never empty."""
+        return self.keys.jwks(time.time())
 
-    @property
-    def kid(self) -> str:
-        return self._signing_record().kid
 
-    def _signing_record(self) -> SigningKeyRecord:
-        if self._record is None:
-            self._record = self.store.get_signing_key() or self._create_record()
-        return self._record
-
-    def _create_record(self) -> SigningKeyRecord:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        private_key = ec.generate_private_key(ec.SECP256R1())
-        kid = "qrl-" + secrets.token_urlsafe(9)
-        spki = private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        pkcs8 = private_key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        try:
-            ciphertext = self.client.encrypt(KeyId=self.key_id, Plaintext=pkcs8,
-                                             EncryptionContext=ENVELOPE_CONTEXT)["CiphertextBlob"]
-        except (ClientError, BotoCoreError):
-            raise errors.ServiceUnavailable("The signing service is unavailable; try again.", retry_after=1) from None
-        record = SigningKeyRecord(kid, p256_jwk(spki, kid), bytes(ciphertext))
-        if self.store.create_signing_key(record, time.time()):
-            return record
-        # Another container stored its key first: use that one (read once per stack's life).
-        existing = self.store.get_signing_key(consistent=True)
-        if existing is None:
-            raise errors.ServiceUnavailable(retry_after=1)
-        return existing
-
-    def _der_signature(self, signing_input: bytes) -> bytes:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        if self._private_key is None:
-            from cryptography.hazmat.primitives.serialization import load_der_private_key
-
-            record = self._signing_record()
-            try:
-                plaintext = self.client.decrypt(KeyId=self.key_id, CiphertextBlob=record.private_key_ciphertext,
-                                                EncryptionContext=ENVELOPE_CONTEXT)["Plaintext"]
-            except (ClientError, BotoCoreError):
-                raise errors.ServiceUnavailable("The signing service is unavailable; try again.",
-                                                retry_after=1) from None
-            self._private_key = load_der_private_key(plaintext, password=None)
-        return bytes(self._private_key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+def kms_key_ids(settings: Settings) -> dict[str, str]:
+    """The KMS key that must protect each algorithm's keys under this configuration."""
+    if settings.signing_key_mode == KMS:
+        return {"ES256": settings.signing_key_id, "RS256": settings.rsa_signing_key_id}
+    return dict.fromkeys(SIGNING_ALGORITHMS, settings.signing_key_id)
 
 
 def signer_for(settings: Settings, store: SessionStore, client: Any = None) -> TokenSigner:
     """The signer ``SIGNING_KEY_MODE`` asks for."""
-    if settings.signing_key_mode == "kms":
-        return KmsTokenSigner(settings.signing_key_id, settings.token_issuer, settings.token_audience, client)
-    return EnvelopeTokenSigner(settings.signing_key_id, settings.token_issuer, settings.token_audience, store, client)
+    keys_class = KmsKeys if settings.signing_key_mode == KMS else EnvelopeKeys
+    return TokenSigner(settings.token_issuer, settings.token_audience,
+                       keys_class(store, kms_key_ids(settings), client))

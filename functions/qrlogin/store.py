@@ -12,9 +12,12 @@ Item layout (one table, partition key ``pk``):
   ``subscribed``, so the stream's FilterCriteria invoke the notifier only for
   status changes that somebody is listening to.
 - rate counter ``rate#<ip>#<minute>``: ``hits`` and ``expires_at``.
-- signing key ``signing-key`` (``SigningKeyMode=envelope``): ``kid``, the public
-  JWK, and the private key encrypted under the stack's KMS key.  No
-  ``expires_at``: TTL never deletes it.
+- signing keys ``signing-key#<alg>`` (one keyring per algorithm, qrlogin.keyring):
+  ``generation`` and ``keys``, each with its kid, public JWK, binding (mode and
+  KMS key ARN), ``active_from`` and, in envelope mode, the private key encrypted
+  under that KMS key.  No ``expires_at``: TTL never deletes them.  The
+  pre-keyring item ``signing-key`` is only read, once, to keep publishing its
+  public key while tokens it signed may live.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from qrlogin import errors
+from qrlogin.keyring import LEGACY, KeyEntry, Keyring
 from qrlogin.sessions import (
     CANCEL,
     CONFIRM,
@@ -58,18 +61,18 @@ LAST_WRITE_CREATED = "created"
 
 Item = dict[str, Any]
 
-SIGNING_KEY_PK = "signing-key"
+# The pre-keyring envelope key (one item, no binding): read for migration only.
+LEGACY_SIGNING_KEY_PK = "signing-key"
+# Every signing-key item starts with this (the signing path's dynamodb:LeadingKeys).
+SIGNING_KEY_PREFIX = "signing-key"
+
+
+def signing_key_pk(algorithm: str) -> str:
+    return f"{SIGNING_KEY_PREFIX}#{algorithm}"
 
 # Fields an OAuth request binds to its session (DESIGN §8), kept as plain
 # top-level string attributes so conditions can name them.
 BOUND_FIELDS = ("client_id", "redirect_uri", "code_challenge", "nonce", "state", "scope")
-
-
-@dataclass(frozen=True)
-class SigningKeyRecord:
-    kid: str
-    public_jwk: dict[str, str]
-    private_key_ciphertext: bytes
 
 
 def session_key(session_id: str) -> Item:
@@ -420,41 +423,32 @@ class SessionStore:
             if not _is_condition_failure(error):
                 raise _dependency_failure(error) from None
 
-    # -- the envelope signing key ------------------------------------------
+    # -- signing keys (only the signing path: StatusFunction, the token endpoint) --
 
-    def get_signing_key(self, *, consistent: bool = False) -> SigningKeyRecord | None:
+    def get_keyring(self, algorithm: str, *, consistent: bool = False) -> Keyring | None:
         try:
-            response = self.client.get_item(
-                TableName=self.table_name, Key={"pk": {"S": SIGNING_KEY_PK}}, ConsistentRead=consistent
-            )
+            response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": signing_key_pk(algorithm)}},
+                                            ConsistentRead=consistent)
         except (ClientError, BotoCoreError) as error:
             raise _dependency_failure(error) from None
         item = response.get("Item")
         if not item:
             return None
-        return SigningKeyRecord(
-            kid=item["kid"]["S"],
-            public_jwk=json.loads(item["public_jwk"]["S"]),
-            private_key_ciphertext=item["private_key_ciphertext"]["B"],
-        )
+        entries = tuple(_key_entry(value["M"], algorithm) for value in item["keys"]["L"])
+        return Keyring(algorithm, int(item["generation"]["N"]), entries)
 
-    def create_signing_key(self, record: SigningKeyRecord, now: float) -> bool:
-        """Store the key unless one exists; False when another container won the race."""
+    def put_keyring(self, keyring: Keyring) -> bool:
+        """Store ``keyring`` if the item is still at the generation before it; False if another writer won."""
+        previous = keyring.generation - 1
+        condition = "attribute_not_exists(pk)" if previous == 0 else "generation = :previous"
+        values = {} if previous == 0 else {"ExpressionAttributeValues": {":previous": {"N": str(previous)}}}
+        item: Item = {
+            "pk": {"S": signing_key_pk(keyring.algorithm)},
+            "generation": {"N": str(keyring.generation)},
+            "keys": {"L": [{"M": _key_attributes(entry)} for entry in keyring.entries]},
+        }
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": SIGNING_KEY_PK}},
-                UpdateExpression="SET kid = :kid, public_jwk = :jwk, private_key_ciphertext = :secret,"
-                " created_at = :now, last_write = :write",
-                ConditionExpression="attribute_not_exists(pk)",
-                ExpressionAttributeValues={
-                    ":kid": {"S": record.kid},
-                    ":jwk": {"S": json.dumps(record.public_jwk, separators=(",", ":"))},
-                    ":secret": {"B": record.private_key_ciphertext},
-                    ":now": {"N": str(int(now))},
-                    ":write": {"S": LAST_WRITE_CREATED},
-                },
-            )
+            self.client.put_item(TableName=self.table_name, Item=item, ConditionExpression=condition, **values)
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
@@ -466,6 +460,40 @@ class SessionStore:
 
 def _why_code_refused(old: Item, code_hash: str, client_id: str, redirect_uri: str,
                       code_challenge: str | None, now: float) -> str:
+    def get_legacy_signing_key(self) -> KeyEntry | None:
+        """The pre-keyring envelope key's public half, as a LEGACY entry (never used to sign)."""
+        try:
+            response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": LEGACY_SIGNING_KEY_PK}},
+                                            ConsistentRead=True)
+        except (ClientError, BotoCoreError) as error:
+            raise _dependency_failure(error) from None
+        item = response.get("Item")
+        if not item:
+            return None
+        return KeyEntry(kid=item["kid"]["S"], algorithm="ES256", public_jwk=json.loads(item["public_jwk"]["S"]),
+                        mode=LEGACY, protected_by="", active_from=int(item.get("created_at", {"N": "0"})["N"]))
+
+
+def _key_attributes(entry: KeyEntry) -> Item:
+    attributes: Item = {
+        "kid": {"S": entry.kid},
+        "jwk": {"S": json.dumps(entry.public_jwk, separators=(",", ":"))},
+        "mode": {"S": entry.mode},
+        "protected_by": {"S": entry.protected_by},
+        "active_from": {"N": str(entry.active_from)},
+    }
+    if entry.ciphertext is not None:
+        attributes["ciphertext"] = {"B": entry.ciphertext}
+    return attributes
+
+
+def _key_entry(attributes: Item, algorithm: str) -> KeyEntry:
+    ciphertext = attributes.get("ciphertext")
+    return KeyEntry(kid=attributes["kid"]["S"], algorithm=algorithm, public_jwk=json.loads(attributes["jwk"]["S"]),
+                    mode=attributes["mode"]["S"], protected_by=attributes["protected_by"]["S"],
+                    active_from=int(attributes["active_from"]["N"]),
+                    ciphertext=bytes(ciphertext["B"]) if ciphertext else None)
+
     """Says why, for the developer; only once the code itself matched (a guesser learns nothing)."""
     def text(name: str) -> str | None:
         return old.get(name, {}).get("S")

@@ -1,4 +1,4 @@
-"""The status function's HTTP side: the browser's poll, redeem and cancel."""
+"""The status function's HTTP side: the browser's poll, redeem and cancel; the JWKS (the signing path's)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from qrlogin import deps, service
 from qrlogin.http import bearer_token, create_app, json_response, raw_body
+from qrlogin.keyring import JWKS_MAX_AGE_SECONDS
 from qrlogin.observability import logger, metrics
 
 app = create_app()
@@ -38,3 +39,9 @@ def cancel(session_id: str) -> Response:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+@app.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """Every published key, never an empty set: a missing key is made first (DESIGN §7)."""
+    return json_response(200, deps.signer().jwks, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"})
+
+

@@ -24,7 +24,7 @@ from moto import mock_aws
 
 from localcloud.devidp import DevIdentityProvider
 from localcloud.events import LambdaContext, http_event, new_connection_id, websocket_event
-from localcloud.template import functions, http_routes, load_template, signing_key_definition, table_definition
+from localcloud.template import functions, http_routes, load_template, signing_key_definitions, table_definition
 from qrlogin import deps
 
 # Imported now, not by the first handler a test imports: the Powertools logger
@@ -86,6 +86,7 @@ def settings_env(tmp_path, idp, monkeypatch, signing_mode) -> dict[str, str]:
         "TOKEN_AUDIENCE": "example-app",
         "SIGNING_KEY_ID": "set-by-the-aws-fixture",
         "SIGNING_KEY_MODE": signing_mode,
+        "RSA_SIGNING_KEY_ID": "",
         "PHONE_AUTH_MODE": "jwt",
         "PHONE_JWT_ISSUER": idp.issuer,
         "PHONE_JWT_AUDIENCE": idp.audience,
@@ -109,15 +110,17 @@ def settings_env(tmp_path, idp, monkeypatch, signing_mode) -> dict[str, str]:
 
 @pytest.fixture
 def aws(settings_env, monkeypatch, signing_mode) -> Iterator[dict[str, Any]]:
-    """moto's AWS with the template's table and signing key."""
+    """moto's AWS with the template's table and signing keys (``key_arns``: logical id -> ARN)."""
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**table_definition(TEMPLATE, TABLE_NAME))
         kms = boto3.client("kms", region_name="us-east-1")
-        key = kms.create_key(**signing_key_definition(TEMPLATE, {"SigningKeyMode": signing_mode}))["KeyMetadata"]
-        monkeypatch.setenv("SIGNING_KEY_ID", key["Arn"])
+        key_arns = {name: kms.create_key(**definition)["KeyMetadata"]["Arn"]
+                    for name, definition in signing_key_definitions(TEMPLATE, {"SigningKeyMode": signing_mode}).items()}
+        monkeypatch.setenv("SIGNING_KEY_ID", key_arns["SigningKey"])
+        monkeypatch.setenv("RSA_SIGNING_KEY_ID", key_arns.get("RsaSigningKey", ""))
         deps.reset()
-        yield {"dynamodb": dynamodb, "kms": kms, "key_arn": key["Arn"]}
+        yield {"dynamodb": dynamodb, "kms": kms, "key_arn": key_arns["SigningKey"], "key_arns": key_arns}
         deps.reset()
 
 

@@ -1,7 +1,8 @@
-"""SigningKeyMode=envelope (the default): a P-256 key that KMS protects, used in-process.
+"""SigningKeyMode=envelope (the default): keys that KMS protects, used in-process.
 
-The first redeem makes the key and stores its private half encrypted under
-the stack's KMS key; every container decrypts it once and signs in memory.
+The first token of an algorithm (or the first JWKS request) makes its key and
+stores its private half encrypted under the stack's KMS key; every container
+decrypts a key once and signs in memory.
 """
 
 from __future__ import annotations
@@ -12,81 +13,79 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from qrlogin import deps
-from qrlogin.config import Settings
-from qrlogin.signing import ENVELOPE_CONTEXT, EnvelopeTokenSigner, signer_for
-from qrlogin.store import SIGNING_KEY_PK, SessionStore
+from qrlogin.signing import envelope_context
+from qrlogin.store import SIGNING_KEY_PREFIX, signing_key_pk
 from tests.unit.conftest import TABLE_NAME
 
 
-def key_item(aws) -> dict | None:
-    return aws["dynamodb"].get_item(TableName=TABLE_NAME, Key={"pk": {"S": SIGNING_KEY_PK}},
+def keyring_item(aws, algorithm: str) -> dict | None:
+    return aws["dynamodb"].get_item(TableName=TABLE_NAME, Key={"pk": {"S": signing_key_pk(algorithm)}},
                                     ConsistentRead=True).get("Item")
 
 
-def test_before_the_first_token_the_jwks_is_empty_and_not_cacheable(api, aws):
-    # When a relying backend fetches the JWKS of a stack that has signed nothing yet
+def signing_items(aws) -> list[dict]:
+    return aws["dynamodb"].scan(TableName=TABLE_NAME, FilterExpression="begins_with(pk, :p)",
+                                ExpressionAttributeValues={":p": {"S": SIGNING_KEY_PREFIX}})["Items"]
+
+
+def test_the_first_jwks_request_makes_the_keys_and_may_be_cached(api, aws):
+    # Given a stack that has signed nothing yet
+    assert signing_items(aws) == []
+
+    # When a relying backend fetches the JWKS
     result = api.http("GET", "/.well-known/jwks.json")
 
-    # Then it holds no key, says not to cache that, and made no key
-    assert result.status == 200 and result.body == {"keys": []}
-    assert result.headers["cache-control"] == "no-store"
-    assert key_item(aws) is None
+    # Then it holds an ES256 and an RS256 key (never an empty set), which were stored, and may be cached
+    assert result.status == 200
+    assert sorted(k["alg"] for k in result.body["keys"]) == ["ES256", "RS256"]
+    assert result.headers["cache-control"] == "public, max-age=300"
+    assert len(signing_items(aws)) == 2
 
 
-def test_the_first_redeem_makes_the_key_and_the_jwks_publishes_it(api, aws, flow):
+def test_the_first_redeem_makes_only_the_es256_key_and_the_jwks_publishes_it(api, aws, flow):
     # Given a confirmed session
     login = flow.drive("scan:alice", "confirm:alice")
 
-    # When the browser redeems, and a backend fetches the JWKS
+    # When the browser redeems
     redeemed = flow.redeem(login)
-    jwks = api.http("GET", "/.well-known/jwks.json")
 
-    # Then the token verifies against the one published key, which may be cached
+    # Then only the key that signed was made (no RSA key generated on the redeem path)
     assert redeemed.status == 200
-    (jwk,) = jwks.body["keys"]
+    assert keyring_item(aws, "ES256") is not None and keyring_item(aws, "RS256") is None
+
+    # And the token verifies against the published key its kid names
+    jwks = api.http("GET", "/.well-known/jwks.json").body
+    token = redeemed.body["id_token"]
+    (jwk,) = [k for k in jwks["keys"] if k["kid"] == jwt.get_unverified_header(token)["kid"]]
     assert {k: jwk[k] for k in ("kty", "crv", "alg", "use")} == {"kty": "EC", "crv": "P-256", "alg": "ES256",
                                                                  "use": "sig"}
-    token = redeemed.body["id_token"]
-    assert jwt.get_unverified_header(token)["kid"] == jwk["kid"]
     claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["ES256"], audience="example-app",
                         issuer="https://login.example.com")
     assert claims["sub"] == "alice"
-    assert jwks.headers["cache-control"] == "public, max-age=300"
 
 
-def test_the_stored_private_key_is_only_readable_through_kms_with_its_context(aws, flow):
-    # Given a stack that has signed a token
-    flow.redeem(flow.drive("scan:alice", "confirm:alice"))
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256"])
+def test_the_stored_private_key_is_only_readable_through_kms_with_its_context(aws, algorithm):
+    # Given a stack that has published its keys
+    assert deps.signer().jwks["keys"]
 
     # When the key item is read straight from the table
-    item = key_item(aws)
+    item = keyring_item(aws, algorithm)
 
-    # Then it holds ciphertext (no PKCS#8 header), lives forever (no TTL attribute), and
-    # KMS refuses to decrypt it under another encryption context
+    # Then it has no TTL attribute, records the KMS key that protects it, and holds ciphertext
+    # that KMS decrypts only under the key's own context (purpose, kid, algorithm)
     assert item is not None and "expires_at" not in item
-    ciphertext = item["private_key_ciphertext"]["B"]
-    assert not ciphertext.startswith(b"\x30\x81\x87\x02\x01\x00")  # DER PKCS#8 of a P-256 key
-    plaintext = aws["kms"].decrypt(CiphertextBlob=ciphertext, EncryptionContext=ENVELOPE_CONTEXT)["Plaintext"]
-    assert plaintext.startswith(b"\x30")
-    with pytest.raises(ClientError):
-        aws["kms"].decrypt(CiphertextBlob=ciphertext, EncryptionContext={"purpose": "something else"})
-
-
-def test_every_container_signs_with_the_one_stored_key(aws, flow, settings_env):
-    # Given one container that made the key by redeeming
-    first = flow.redeem(flow.drive("scan:alice", "confirm:alice")).body["id_token"]
-
-    # When a second, cold container signs
-    store = SessionStore(TABLE_NAME, client=aws["dynamodb"])
-    cold = signer_for(Settings.from_env(), store, client=aws["kms"])
-    assert isinstance(cold, EnvelopeTokenSigner)
-    second = cold.sign({"sub": "bob"})
-
-    # Then both tokens name the same key and no second key was stored
-    assert jwt.get_unverified_header(first)["kid"] == jwt.get_unverified_header(second)["kid"]
-    count = aws["dynamodb"].scan(TableName=TABLE_NAME, FilterExpression="begins_with(pk, :p)",
-                                 ExpressionAttributeValues={":p": {"S": "signing-key"}})["Count"]
-    assert count == 1
+    (key,) = item["keys"]["L"]
+    key = key["M"]
+    assert key["protected_by"]["S"] == aws["key_arn"] and key["mode"]["S"] == "envelope"
+    ciphertext = key["ciphertext"]["B"]
+    assert not ciphertext.startswith(b"\x30\x82") and not ciphertext.startswith(b"\x30\x81")  # not DER PKCS#8
+    context = envelope_context(key["kid"]["S"], algorithm)
+    assert aws["kms"].decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"].startswith(b"\x30")
+    for other in ({"purpose": context["purpose"]}, {**context, "kid": "qrl-other"},
+                  {**context, "alg": "ES256" if algorithm == "RS256" else "RS256"}):
+        with pytest.raises(ClientError):
+            aws["kms"].decrypt(CiphertextBlob=ciphertext, EncryptionContext=other)
 
 
 def test_a_cold_container_whose_kms_decrypt_fails_answers_503_and_the_login_survives(aws, flow, read_item):

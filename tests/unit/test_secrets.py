@@ -100,11 +100,12 @@ def test_a_whole_login_with_failures_logs_no_secret(api, aws, flow, idp, clock, 
 
 
 
-@pytest.mark.parametrize(("signing_mode", "first_kms_call"), [("kms", "sign"), ("envelope", "encrypt")])
+@pytest.mark.parametrize(("signing_mode", "first_kms_call"), [("kms", "get_public_key"), ("envelope", "encrypt")])
 def test_a_signing_failure_during_redeem_logs_no_secret_and_leaves_the_session_redeemable(
         flow, read_item, all_output, signing_mode, first_kms_call):
-    # Given a confirmed session, and KMS failing the redeem's first KMS call (Sign per token in kms
-    # mode; in envelope mode, Encrypt of the stack's new key). moto cannot fail, so a Stubber does.
+    # Given a confirmed session, and KMS failing the redeem's first KMS call (on a stack that has not
+    # signed yet: in kms mode, GetPublicKey to record the KMS key in the keyring; in envelope mode,
+    # Encrypt of the stack's new key). moto cannot fail, so a Stubber does.
     login = flow.drive("scan:alice", "confirm:alice")
     before = read_item(login.session_id)
 
