@@ -71,6 +71,7 @@ class Resolver:
     def __init__(self, template: dict[str, Any], parameters: Mapping[str, str], refs: Mapping[str, str],
                  attributes: Mapping[str, str], stack_name: str) -> None:
         self.template = template
+        self.parameters = dict(parameters)
         self.refs = {
             **parameters,
             **refs,
@@ -84,10 +85,10 @@ class Resolver:
         self.intrinsics: dict[str, Callable[[Any], Any]] = {
             "Ref": self._ref, "Fn::GetAtt": self._get_att, "Fn::Sub": self._sub,
             "Fn::FindInMap": self._find_in_map, "Fn::Split": self._split, "Fn::Join": self._join,
+            "Fn::If": self._if,
         }
 
     def resolve(self, value: Any) -> Any:
-        self.parameters = dict(parameters)
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if not isinstance(value, dict):
@@ -101,7 +102,6 @@ class Resolver:
     def _ref(self, name: str) -> str:
         if name not in self.refs:
             raise UnresolvableValue(f"no local value for Ref {name}")
-            "Fn::If": self._if,
         return self.refs[name]
 
     def _get_att(self, argument: list[str] | str) -> str:
@@ -123,6 +123,10 @@ class Resolver:
 
         return _SUB_VARIABLE.sub(substitute, text)
 
+    def _if(self, argument: list[Any]) -> Any:
+        name, if_true, if_false = argument
+        return self.resolve(if_true if condition(self.template, name, self.parameters) else if_false)
+
     def _find_in_map(self, argument: list[Any]) -> str:
         mapping, first, second = self.resolve(argument)
         return str(self.template["Mappings"][mapping][first][second])
@@ -139,10 +143,6 @@ class Resolver:
 def localize_url(value: str, base_url: str) -> str:
     """Point an API Gateway URL (https:// or wss://) at the local gateway, keeping the path."""
     match = _EXECUTE_API.match(value)
-    def _if(self, argument: list[Any]) -> Any:
-        name, if_true, if_false = argument
-        return self.resolve(if_true if condition(self.template, name, self.parameters) else if_false)
-
     if not match:
         return value
     scheme = "ws" if match.group(1) == "wss" else "http"
