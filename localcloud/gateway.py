@@ -2,14 +2,18 @@
 
 As API Gateway's HTTP APIs do it:
 - a route is METHOD + path template (``{name}`` one segment, ``{name+}`` the
-  rest); no route is 404 ``{"message":"Not Found"}``; a function error is 500
-  ``{"message":"Internal Server Error"}``;
+  rest), matched on the path as sent (an encoded CR or LF is a character like
+  any other); a function error is 500 ``{"message":"Internal Server Error"}``;
 - the function's ``statusCode``/``headers``/``cookies``/``body``/
   ``isBase64Encoded`` become the response; a reply without ``statusCode`` is
   sent as JSON with 200;
 - with a CorsConfiguration, API Gateway answers preflight ``OPTIONS`` itself,
   sets the CORS headers on every response whose ``Origin`` is allowed, and
   ignores CORS headers the function returns.
+
+One departure (docs/design.md): a path with no route is the contract's 404
+``{"error":"not_found","message":...}`` (DESIGN §3, as the functions answer a
+malformed session id), where API Gateway answers ``{"message":"Not Found"}``.
 """
 
 from __future__ import annotations
@@ -112,7 +116,8 @@ def compact_json(value: Any) -> str:
 
 
 def not_found() -> web.Response:
-    return web.json_response({"message": "Not Found"}, status=404, dumps=compact_json)
+    """The contract's 404, the same the functions answer for a malformed session id."""
+    return web.json_response({"error": "not_found", "message": "No such resource."}, status=404, dumps=compact_json)
 
 
 class HttpGateway:

@@ -9,16 +9,25 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def test_an_unknown_route_is_api_gateways_404(clients, run):
+def test_a_404_the_gateway_answers_itself_is_the_contracts_json_error(clients, stack, run):
     async def scenario():
         async with clients() as api:
-            # When a path or a method has no route in the template
-            unknown_path = await api.request("GET", "/nothing/here")
-            wrong_method = await api.request("PUT", "/sessions")
+            # When a path or a method has no route in the template, with or without an encoded CR/LF
+            replies = [await api.request(method, path) for method, path in (
+                ("GET", "/nothing/here"), ("PUT", "/sessions"), ("GET", "/sessions%0D%0A"),
+                ("POST", "/%0a"), ("GET", "/sessions/x%0D%0Ay"))]
 
-            # Then API Gateway's own 404 comes back
-            for reply in (unknown_path, wrong_method):
-                assert (reply.status, reply.body) == (404, {"message": "Not Found"})
+            # Then each is the contract's not_found, as JSON (DESIGN §3; docs/design.md)
+            for reply in replies:
+                assert reply.status == 404 and reply.headers["content-type"].startswith("application/json")
+                assert set(reply.body) == {"error", "message"} and reply.body["error"] == "not_found"
+
+            # And a CR/LF inside a session id reaches the function (as on API Gateway), which answers the same
+            since = len(stack.output())
+            scanned = await api.request("POST", "/sessions/x%0D%0Ay/scan", token=await api.phone_token())
+            assert (scanned.status, scanned.body["error"]) == (404, "not_found")
+            assert any(line.startswith("ConfirmFunction POST /sessions/{session_id}/scan 404")
+                       for line in stack.output()[since:])
 
     run(scenario())
 
