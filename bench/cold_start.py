@@ -134,7 +134,8 @@ def run() -> dict[str, Any]:
         "how": {
             "cold_start_ratio": how,
             "cold_start_cpu_ratio": "same pairs, user+system CPU time / the baseline's",
-            "cold_start_ratio_without_pyc": "same, the package without its .pyc files (what sam build shipped before functions/Makefile)",
+            "cold_start_ratio_without_pyc": "same, the package without its .pyc files "
+                                            "(what sam build shipped before functions/Makefile)",
             "cold_start_ms": "median wall ms of the same processes",
         },
         "rows": rows,
