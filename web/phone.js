@@ -187,6 +187,36 @@ function result(kind, title, text) {
   show("result");
 }
 
+// -- a typed code (DESIGN §8): "Can't scan?" on the computer shows it --------------
+
+async function enterCode(typed) {
+  $("home-error").textContent = "";
+  if (!me) { signInScreen(false); return; }
+  $("code-submit").disabled = true;
+  let response, body;
+  try {
+    response = await fetch("/sessions/lookup", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${me.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ user_code: typed }),
+    });
+    body = await response.json();
+  } catch {
+    $("home-error").textContent = "No connection. Check it and try again.";
+    return;
+  } finally {
+    $("code-submit").disabled = false;
+  }
+  if (response.ok) { $("user-code").value = ""; open(body.session_id); return; }
+  if (response.status === 401) { forget(); signInScreen(false); return; }
+  const minutes = Math.max(1, Math.ceil(Number(response.headers.get("Retry-After") || 60) / 60));
+  $("home-error").textContent = {
+    400: "A code is 8 letters, like WDJB-MJHT.",
+    404: "No login is waiting for that code. Check it, or get a new code on the computer.",
+    429: `Too many wrong codes. Try again in ${minutes} min.`,
+  }[response.status] || body.message || "Something went wrong. Try again.";
+}
+
 // -- describing the request ------------------------------------------------------
 
 export function describeBrowser(userAgent) {
@@ -258,10 +288,14 @@ $("link-form").addEventListener("submit", (event) => {
   event.preventDefault();
   open($("link").value);
 });
+$("code-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  enterCode($("user-code").value);
+});
 $("sign-out").addEventListener("click", signOut);
 $("approve").addEventListener("click", () => decide("confirm"));
 $("deny").addEventListener("click", () => decide("deny"));
-$("done").addEventListener("click", () => { $("link").value = ""; home(); });
+$("done").addEventListener("click", () => { $("link").value = $("user-code").value = ""; home(); });
 $("camera-card").hidden = !("BarcodeDetector" in window && navigator.mediaDevices);
 $("camera-start").addEventListener("click", startCamera);
 $("camera-stop").addEventListener("click", stopCamera);

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qrlogin import deps, errors, ids, service
+from qrlogin import deps, errors, ids, service, user_codes
 from qrlogin.http import bearer_token, create_app, json_object, json_response, source_ip
 from qrlogin.observability import logger, metrics
 from qrlogin.sessions import PhoneUser
@@ -43,6 +43,18 @@ def confirm(session_id: str) -> Response:
 @app.post("/sessions/<session_id>/deny")
 def deny(session_id: str) -> Response:
     return _phone_call(session_id, lambda user: service.deny(deps.store(), session_id, user, now=time.time()))
+
+
+@app.post("/sessions/lookup")
+def lookup() -> Response:
+    """A typed code -> the session it names (DESIGN §8); then scan and confirm as usual."""
+    token = bearer_token(app)
+    if token is None:
+        raise errors.Unauthorized()
+    body = json_object(app)
+    user = deps.phone_verifier().verify(token)
+    return json_response(200, user_codes.lookup(deps.store(), deps.user_codes(), body.get("user_code"), user,
+                                                source_ip=source_ip(app), now=time.time()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

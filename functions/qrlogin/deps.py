@@ -14,6 +14,7 @@ from qrlogin.config import get_settings
 from qrlogin.phone_auth import PhoneTokenVerifier
 from qrlogin.signing import TokenSigner, signer_for
 from qrlogin.store import SessionStore
+from qrlogin.user_code_store import UserCodeStore
 
 
 @cache
@@ -24,6 +25,11 @@ def store() -> SessionStore:
 @cache
 def signer() -> TokenSigner:
     return signer_for(get_settings(), store())
+
+
+@cache
+def user_codes() -> UserCodeStore:
+    return UserCodeStore(store())
 
 
 @cache
@@ -44,5 +50,5 @@ def connections() -> Any:
 def reset() -> None:
     from qrlogin.aws import client
 
-    for cached in (store, signer, phone_verifier, connections, get_settings, client):
+    for cached in (store, user_codes, signer, phone_verifier, connections, get_settings, client):
         cached.cache_clear()

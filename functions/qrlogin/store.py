@@ -92,6 +92,8 @@ def session_to_item(session: Session) -> Item:
         "request_user_agent": {"S": session.request_user_agent[:MAX_USER_AGENT]},
         "last_write": {"S": LAST_WRITE_CREATED},
     }
+    if session.user_code:
+        item["user_code"] = {"S": session.user_code}
     item.update({name: {"S": value} for name, value in session.bound.items()})
     return item
 
@@ -117,6 +119,7 @@ def session_from_item(item: Item) -> Session:
         user_name=optional("user_name"),
         auth_time=int(auth_time["N"]) if auth_time else None,
         connections=frozenset(item.get("connections", {}).get("SS", ())),
+        user_code=optional("user_code"),
         bound={name: item[name]["S"] for name in BOUND_FIELDS if "S" in item.get(name, {})},
     )
 

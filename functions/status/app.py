@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from qrlogin import deps, service
+from qrlogin import deps, service, user_codes
 from qrlogin.http import bearer_token, create_app, json_response, raw_body
 from qrlogin.keyring import JWKS_MAX_AGE_SECONDS
 from qrlogin.observability import logger, metrics
@@ -26,6 +26,15 @@ def read_status(session_id: str) -> Response:
 def redeem(session_id: str) -> Response:
     raw_body(app)  # no body is needed; an oversized one is still refused
     body = service.redeem(deps.store(), deps.signer(), session_id, bearer_token(app), now=time.time())
+    return json_response(200, body)
+
+
+@app.post("/sessions/<session_id>/user_code")
+def mint_user_code(session_id: str) -> Response:
+    """The typed code for "Can't scan?" (DESIGN §8): made on the first ask, the same one after."""
+    raw_body(app)  # no body is needed; an oversized one is still refused
+    body = user_codes.mint_for_browser(deps.store(), deps.user_codes(), session_id, bearer_token(app),
+                                       now=time.time())
     return json_response(200, body)
 
 

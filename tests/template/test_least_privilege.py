@@ -233,6 +233,12 @@ def run_every_flow(api, issue, idp, aws) -> dict[str, Any]:
     assert api.http("POST", f"/sessions/{denied.session_id}/deny", token=alice).status == 200
     assert api.http("DELETE", f"/sessions/{cancelled.session_id}", token=cancelled.browser_token).status == 204
 
+    # Typed codes (DESIGN §8): the page mints one, the phone resolves it, and a wrong one is counted.
+    typed = issue()
+    code = api.http("POST", f"/sessions/{typed.session_id}/user_code", token=typed.browser_token).body["user_code"]
+    assert api.http("POST", "/sessions/lookup", token=alice, body={"user_code": code}).status == 200
+    assert api.http("POST", "/sessions/lookup", token=alice, body={"user_code": "BBBB-BBBB"}).status == 404
+
     # The WebSocket routes, then the notifier pushing to a live connection (moto's Management API)...
     watched = issue()
     live, gone = api.new_connection(), api.new_connection()
