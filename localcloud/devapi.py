@@ -6,6 +6,8 @@
 - ``POST /dev/clients`` ``{"redirect_uris": [...], "public": false}`` -> 201
   ``{"client_id", "client_secret"?}``: registers an OpenID Provider client (DESIGN §8),
   as ``scripts/oidc_clients.py register`` does against a deployed stack.
+- ``PUT /dev/secrets/{name}`` ``{...}``: creates or updates that Secrets Manager
+  secret in moto (the introspection client's credentials, DESIGN §6).
 - ``GET /dev/stack``: where things are (moto's endpoint, table, stream), for
   tests and scripts that inspect the state behind the API.
 - ``POST /dev/faults`` ``{"connection_id", "status", "times"}``: the next
@@ -32,11 +34,9 @@ from typing import Any
 from aiohttp import web
 
 from localcloud.awsgate import AwsGate, UnknownOperation
-from localcloud.devidp import DevIdentityProvider
+from localcloud.devidp import MAX_REQUEST_BYTES, DevIdentityProvider
 from localcloud.management import Faults
 from localcloud.poller import StreamPoller
-
-MAX_SUBJECT_LENGTH = 256
 
 
 def _invalid(message: str) -> web.Response:
@@ -54,16 +54,9 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
 def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: StreamPoller,
            restart_stream: Callable[[], None], stack_info: Callable[[], dict[str, Any]]) -> list[web.RouteDef]:
     async def phone_token(request: web.Request) -> web.Response:
-        body = await _json_object(request)
-        if body is None:
-            return _invalid("Send a JSON object {\"sub\": ..., \"name\": ...}.")
-        sub, name = body.get("sub"), body.get("name")
-        if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUBJECT_LENGTH:
-            return _invalid("sub must be a non-empty string.")
-        if name is not None and not isinstance(name, str):
-            return _invalid("name must be a string.")
-        return web.json_response({"access_token": idp.mint(sub.strip(), name), "token_type": "Bearer"},
-                                 headers={"Cache-Control": "no-store"})
+        # One byte past the limit is enough to know the body is too large.
+        status, answer = idp.token_response(await request.content.read(MAX_REQUEST_BYTES + 1))
+        return web.json_response(answer, status=status, headers={"Cache-Control": "no-store"})
 
     async def jwks(request: web.Request) -> web.Response:
         return web.json_response(idp.jwks())
@@ -89,6 +82,25 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
 
     async def stack(request: web.Request) -> web.Response:
         return web.json_response(stack_info())
+
+    async def put_secret(request: web.Request) -> web.Response:
+        """A Secrets Manager secret in moto, e.g. the introspection client's {"client_id", "client_secret"}."""
+        body = await _json_object(request)
+        if body is None:
+            return _invalid("Send the secret as a JSON object, e.g. {\"client_id\": ..., \"client_secret\": ...}.")
+        from localcloud.cloud import client as aws_client
+
+        secrets = aws_client("secretsmanager", stack_info()["aws_endpoint"])
+        name, value = request.match_info["name"], json.dumps(body)
+
+        def put() -> None:
+            try:
+                secrets.put_secret_value(SecretId=name, SecretString=value)
+            except secrets.exceptions.ResourceNotFoundException:
+                secrets.create_secret(Name=name, SecretString=value)
+
+        await asyncio.get_running_loop().run_in_executor(None, put)
+        return web.Response(status=204)
 
     async def add_fault(request: web.Request) -> web.Response:
         body = await _json_object(request)
@@ -148,6 +160,7 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
         web.get("/dev/jwks.json", jwks),
         web.post("/dev/clients", register_client),
         web.get("/dev/stack", stack),
+        web.put("/dev/secrets/{name:[A-Za-z0-9/_+=.@-]+}", put_secret),
         web.post("/dev/faults", add_fault),
         web.get("/dev/faults", list_faults),
         web.delete("/dev/faults", clear_faults),

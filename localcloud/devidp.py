@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 DEFAULT_ISSUER = "http://qrlogin.localhost/dev-idp"
 DEFAULT_AUDIENCE = "qrlogin-phone-app"
 TOKEN_LIFETIME_SECONDS = 3600
+# Bodies over 16 KiB are refused, here as on every route of the stack (DESIGN §3).
+MAX_REQUEST_BYTES = 16 * 1024
+MAX_SUBJECT_LENGTH = 256
 
 
 def _b64url(data: bytes) -> str:
@@ -56,7 +59,28 @@ class DevIdentityProvider:
         return jwt.encode(self.claims(sub, name, **overrides), key or self.private_key, algorithm=algorithm,
                           headers={"kid": kid or self.kid})
 
+    def token_response(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /dev/phone-token``: ``{"sub", "name"?}`` -> (status, JSON answer); errors as the contract's."""
+        if len(body) > MAX_REQUEST_BYTES:
+            return 413, {"error": "payload_too_large", "message": "The request body is larger than 16 KiB."}
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            return _invalid('Send a JSON object {"sub": ..., "name": ...}.')
+        sub, name = request.get("sub"), request.get("name")
+        if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUBJECT_LENGTH:
+            return _invalid("sub must be a non-empty string.")
+        if name is not None and not isinstance(name, str):
+            return _invalid("name must be a string.")
+        return 200, {"access_token": self.mint(sub.strip(), name), "token_type": "Bearer"}
+
     def forge_alg_none(self, sub: str, name: str | None = None) -> str:
         header = _b64url(json.dumps({"alg": "none", "typ": "JWT", "kid": self.kid}).encode())
         body = _b64url(json.dumps(self.claims(sub, name)).encode())
         return f"{header}.{body}."
+
+
+def _invalid(message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"error": "invalid_request", "message": message}

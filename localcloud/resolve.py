@@ -15,6 +15,7 @@ from typing import Any
 
 from localcloud.events import ACCOUNT_ID, REGION
 from localcloud.template import condition
+from localcloud.template import condition
 
 URL_SUFFIX = "amazonaws.com"
 # An API Gateway endpoint as the template spells it after !Sub.
@@ -45,7 +46,23 @@ def parameters(template: dict[str, Any], local_defaults: Mapping[str, str],
             raise UnresolvableValue(f"parameter {name} has no default: pass --param {name}=...")
         _check_parameter(name, spec, value)
         values[name] = value
+    check_rules(template, values)
     return values
+
+
+def check_rules(template: dict[str, Any], values: Mapping[str, str]) -> None:
+    """The template's ``Rules``, as CloudFormation checks them before a deploy: a failed assertion stops it."""
+
+    def holds(node: Any) -> bool:  # rule functions are the Conditions' (Equals, Not, And, Or over Ref)
+        return condition({**template, "Conditions": {**template.get("Conditions", {}), "rule": node}}, "rule",
+                         dict(values))
+
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not holds(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not holds(assertion["Assert"]):
+                raise UnresolvableValue(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
 
 def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:

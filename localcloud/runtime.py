@@ -101,6 +101,7 @@ def local_environment(resources: Resources) -> dict[str, str]:
         "AWS_ENDPOINT_URL_DYNAMODB": resources.endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": resources.endpoint,
         "AWS_ENDPOINT_URL_KMS": resources.endpoint,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": resources.endpoint,
         "NO_PROXY": ",".join(filter(None, [os.environ.get("NO_PROXY"), LOOPBACK])),
     }
     for name, default in QUIET_POWERTOOLS.items():

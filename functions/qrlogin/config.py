@@ -114,7 +114,19 @@ def _phone_settings(env: Mapping[str, str], mode: str) -> dict[str, str]:
     both modes: without it, a token the same provider issued to any other app would log
     its user in here.
     """
-    values = {field: env.get(name, "").strip() for field, name in _PHONE_VARIABLES.items()}
+
+    def optional(name: str) -> str:
+        return env.get(name, "").strip()
+
+    values = {
+        "phone_jwt_issuer": optional("PHONE_JWT_ISSUER"),
+        "phone_jwt_audience": optional("PHONE_JWT_AUDIENCE"),
+        "phone_jwt_client_id": optional("PHONE_JWT_CLIENT_ID"),
+        "phone_required_scope": optional("PHONE_REQUIRED_SCOPE"),
+        "phone_jwks_url": optional("PHONE_JWKS_URL"),
+        "introspection_url": optional("INTROSPECTION_URL"),
+        "introspection_secret_name": optional("INTROSPECTION_SECRET_NAME"),
+    }
     if mode == "jwt":
         if not values["phone_jwt_issuer"]:
             raise MissingSetting("environment variable PHONE_JWT_ISSUER is required in jwt mode")
@@ -122,24 +134,14 @@ def _phone_settings(env: Mapping[str, str], mode: str) -> dict[str, str]:
             # Where Cognito, Auth0 and most OIDC providers publish their keys.
             values["phone_jwks_url"] = values["phone_jwt_issuer"].rstrip("/") + "/.well-known/jwks.json"
     else:
-        for field in ("introspection_url", "introspection_secret_name"):
-            if not values[field]:
-                raise MissingSetting(f"environment variable {_PHONE_VARIABLES[field]} is required in {mode} mode")
+        if not values["introspection_url"]:
+            raise MissingSetting("environment variable INTROSPECTION_URL is required in introspection mode")
+        if not values["introspection_secret_name"]:
+            raise MissingSetting("environment variable INTROSPECTION_SECRET_NAME is required in introspection mode")
     if not (values["phone_jwt_audience"] or values["phone_jwt_client_id"]):
         raise MissingSetting(f"environment variable PHONE_JWT_AUDIENCE or PHONE_JWT_CLIENT_ID is required in {mode} "
                              "mode: either names whom a phone token must be issued for")
     return values
-
-
-_PHONE_VARIABLES = {
-    "phone_jwt_issuer": "PHONE_JWT_ISSUER",
-    "phone_jwt_audience": "PHONE_JWT_AUDIENCE",
-    "phone_jwt_client_id": "PHONE_JWT_CLIENT_ID",
-    "phone_required_scope": "PHONE_REQUIRED_SCOPE",
-    "phone_jwks_url": "PHONE_JWKS_URL",
-    "introspection_url": "INTROSPECTION_URL",
-    "introspection_secret_name": "INTROSPECTION_SECRET_NAME",
-}
 
 
 # Every variable Settings reads, for the template test that checks each

@@ -1,16 +1,20 @@
 """The introspection service down, slow or failing: 503 auth_unavailable, never a confirm.
 
-A real RFC 7662 endpoint on 127.0.0.1 (``http.server``), and a stack started
-with ``PhoneAuthMode=introspection`` pointing at it.  Its tokens say what it
+A real RFC 7662 endpoint on 127.0.0.1 (``http.server``) that requires the
+stack's client credentials (client_secret_basic, DESIGN §6), and a stack started
+with ``PhoneAuthMode=introspection`` pointing at it, the credentials in its
+Secrets Manager (moto).  Its tokens say what it
 does with them: answer at once, answer only after the test lets it (far past
 the verifier's 2 s timeout), fail with 500, or call the token inactive.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +28,10 @@ pytestmark = pytest.mark.load
 
 # Longest the slow answer is held back: far past the verifier's timeout, bounded all the same.
 HOLD_S = 60.0
+# The stack's credentials at the introspection endpoint, and the phone app whose tokens it accepts.
+CREDENTIALS = {"client_id": "qrlogin-stack", "client_secret": secrets.token_urlsafe(24)}
+PHONE_APP = "phone-app"
+SECRET_NAME = "qrlogin/introspection"
 
 
 class Introspection:
@@ -51,6 +59,10 @@ class Introspection:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                expected = base64.b64encode(f"{CREDENTIALS['client_id']}:{CREDENTIALS['client_secret']}".encode())
+                if self.headers.get("Authorization") != f"Basic {expected.decode()}":
+                    self._answer(401, {"error": "invalid_client"})
+                    return
                 behaviour, sub = service.tokens.get(form.get("token", [""])[0], ("inactive", ""))
                 if behaviour == "broken":
                     self._answer(500, {"error": "server_error"})
@@ -60,7 +72,7 @@ class Introspection:
                     service.release.wait(HOLD_S)
                 answer: dict[str, Any] = {"active": behaviour != "inactive"}
                 if answer["active"]:
-                    answer.update(sub=sub, name=sub.title())
+                    answer.update(sub=sub, name=sub.title(), client_id=PHONE_APP, token_type="Bearer")
                 try:
                     self._answer(200, answer)
                 finally:
@@ -111,8 +123,15 @@ def introspection() -> Iterator[Introspection]:
 
 @pytest.fixture(scope="module")
 def introspecting_stack(stacks, introspection):
-    return stacks.get(NO_RATE_LIMIT, "PhoneAuthMode=introspection", f"IntrospectionUrl={introspection.url}",
-                      purpose="introspection")
+    stack = stacks.get(NO_RATE_LIMIT, "PhoneAuthMode=introspection", f"IntrospectionUrl={introspection.url}",
+                       f"IntrospectionSecretName={SECRET_NAME}", f"PhoneJwtClientId={PHONE_APP}", "PhoneJwtAudience=",
+                       purpose="introspection")
+    request = urllib.request.Request(f"{stack.base_url}/dev/secrets/{SECRET_NAME}", method="PUT",
+                                     data=json.dumps(CREDENTIALS).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 204
+    SECRETS.append(CREDENTIALS["client_secret"])
+    return stack
 
 
 async def scanned_by(api: Api, introspection: Introspection, sub: str):
