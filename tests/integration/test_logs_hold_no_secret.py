@@ -29,6 +29,7 @@ from localcloud.cloud import client
 from localcloud.process import StackProcess
 from tests.integration.conftest import Client, Clients
 from tests.integration.logscan import Secrets
+from tests.integration.oidc_flow import oidc_login
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ async def qr_login(api: Client, secrets: Secrets) -> None:
 
 
 # Every flow whose secrets the logs must not hold; each adds what it saw to the Secrets.
-FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login]
+FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login, oidc_login]
 
 
 def signing_key_material(info: dict[str, Any]) -> list[bytes]:
