@@ -1,11 +1,20 @@
 """Least privilege, proven: every AWS call a function makes is allowed by its own
-policy in template.yaml, and its policy allows nothing it never calls.
+policy in template.yaml, its policy allows nothing it never calls, and on the
+one table it reaches only the kinds of item it uses.
 
 Complete flows run through the real handlers against moto (mock_aws, no
 sockets) while a recorder notes every botocore API call and which function's
-handler was running.  Each call is mapped to the IAM action and resource AWS
-would authorize, and checked against that function's policy statements with
-the template's intrinsics resolved to this test's real ARNs.
+handler was running.  Each call is mapped to the IAM request AWS would
+authorize (action, resource, and the condition keys it carries: for a DynamoDB
+item, ``dynamodb:LeadingKeys`` = its partition key) and checked against that
+function's policy statements, conditions included, with the template's
+intrinsics resolved to this test's real ARNs.
+
+Item kinds are the prefixes of partition keys (``session#``, ``rate#``,
+``signing-key``...).  A function owns the kinds its flows really touch; the
+proof evaluates its policy against a key of every other kind and every item
+action, and finds each one refused.  A function added to the template is in
+the proof by itself; its flows go in ``privilege_flows.FLOWS``.
 """
 
 from __future__ import annotations
@@ -24,8 +33,9 @@ from botocore.stub import ANY, Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from localcloud.events import LambdaContext, stream_record
-from localcloud.template import choose_branches, functions, load_template, parameter_values
+from localcloud.template import choose_branches, functions, load_template, parameter_values, resources_of_type
 from qrlogin import deps
+from tests.template.privilege_flows import FLOWS
 
 pytestmark = pytest.mark.template
 
@@ -36,6 +46,30 @@ WEBSOCKET_API_ID = "wsapi12345"
 STAGE = TEMPLATE["Mappings"]["Constants"]["WebSocket"]["StageName"]
 CONNECTIONS_URL = f"https://{WEBSOCKET_API_ID}.execute-api.{REGION}.amazonaws.com/{STAGE}"
 ORIGIN = "https://app.example.com"
+((_TABLE, _TABLE_RESOURCE),) = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table").items()
+(PARTITION_KEY,) = [k["AttributeName"] for k in _TABLE_RESOURCE["Properties"]["KeySchema"] if k["KeyType"] == "HASH"]
+
+# DynamoDB actions on items: each request names the item's partition key (dynamodb:LeadingKeys).
+# Scan is not one: a request without keys satisfies any ForAllValues condition (the empty set).
+ITEM_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "Query")
+
+# A key of every kind of item in the table (the coordination board's prefixes). Kinds the flows
+# touch join by themselves; this list makes sure kinds no flow of a function touches are tried too.
+ITEM_KEYS = (
+    "session#AAAAAAAAAAAAAAAAAAAAAA",
+    "rate#198.51.100.7#29500000",
+    "signing-key#ES256",
+    "signing-key#RS256",
+    "signing-key",
+    "client#demo-client",
+    "usercode#BCDFGHJK",
+    "guess#user#alice#1",
+    "guess#ip#198.51.100.7#1",
+)
+
+
+def item_kind(partition_key: str) -> str:
+    return partition_key.split("#", 1)[0]
 
 # Granted to a function's role but called by Lambda itself, not by our code:
 # the DynamoDB stream event source mapping reads the stream with the notifier's
@@ -107,23 +141,42 @@ def recorder(aws, monkeypatch) -> Recorder:
 MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
-def iam_request(call: Call) -> tuple[str, str]:
-    """(action, resource ARN) that AWS authorizes for one API call."""
+@dataclass(frozen=True)
+class Request:
+    """What IAM authorizes for one API call."""
+
+    action: str
+    resource: str
+    # dynamodb:LeadingKeys: the partition key of the item an item action names; () for other calls.
+    leading_keys: tuple[str, ...] = ()
+
+    @property
+    def context(self) -> dict[str, tuple[str, ...]]:
+        return {"dynamodb:LeadingKeys": self.leading_keys} if self.leading_keys else {}
+
+
+def iam_request(call: Call) -> Request:
+    """The request AWS authorizes for one API call."""
     account = DEFAULT_ACCOUNT_ID
     if call.service == "dynamodb" and "TableName" in call.params:
         table = call.params["TableName"]
-        return f"dynamodb:{call.operation}", f"arn:aws:dynamodb:{call.region}:{account}:table/{table}"
+        arn = f"arn:aws:dynamodb:{call.region}:{account}:table/{table}"
+        if call.operation not in ITEM_ACTIONS:
+            return Request(f"dynamodb:{call.operation}", arn)
+        assert call.operation != "Query", "teach iam_request the partition key of a Query's KeyConditionExpression"
+        item = call.params.get("Key") or call.params["Item"]
+        return Request(f"dynamodb:{call.operation}", arn, (item[PARTITION_KEY]["S"],))
     if call.service == "kms" and "KeyId" in call.params:
         key = call.params["KeyId"]
         assert key.startswith("arn:aws:kms:"), f"KMS call by key id/alias {key!r}: map it to the key ARN here"
-        return f"kms:{call.operation}", key
+        return Request(f"kms:{call.operation}", key)
     if call.service == "apigatewaymanagementapi" and call.operation in MANAGEMENT_METHODS:
         endpoint = urlparse(call.endpoint)
         api_id, stage = endpoint.hostname.split(".")[0], endpoint.path.strip("/")
         method = MANAGEMENT_METHODS[call.operation]
-        return ("execute-api:ManageConnections",
-                f"arn:aws:execute-api:{call.region}:{account}:{api_id}/{stage}/{method}/@connections/"
-                f"{call.params['ConnectionId']}")
+        return Request("execute-api:ManageConnections",
+                       f"arn:aws:execute-api:{call.region}:{account}:{api_id}/{stage}/{method}/@connections/"
+                       f"{call.params['ConnectionId']}")
     raise AssertionError(f"{call.function} calls {call.service}.{call.operation}: teach iam_request its IAM action")
 
 
@@ -141,7 +194,7 @@ def resolver(aws_resources: dict[str, Any], signing_mode: str) -> Callable[[Any]
     attributes = {
         "SessionsTable.Arn": aws_resources["table_arn"],
         "SessionsTable.StreamArn": aws_resources["stream_arn"],
-        "SigningKey.Arn": aws_resources["key_arn"],
+        **{f"{name}.Arn": arn for name, arn in aws_resources["key_arns"].items()},
         "NotifierFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{account}:qrlogin-NotifierFailureQueue",
     }
 
@@ -178,10 +231,30 @@ def resolver(aws_resources: dict[str, Any], signing_mode: str) -> Callable[[Any]
 class Grant:
     action: str
     resource: str
+    # The statement's Condition block ({operator: {key: values}}), as a hashable tuple; () for none.
+    condition: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    @property
+    def leading_key_patterns(self) -> tuple[str, ...] | None:
+        found = [values for _, key, values in self.condition if key == "dynamodb:LeadingKeys"]
+        return found[0] if found else None
+
+
+# Condition operators the proof evaluates (IAM's semantics); any other fails the proof by name.
+CONDITION_OPERATORS = {"ForAllValues:StringLike", "ForAllValues:StringEquals", "StringLike", "StringEquals"}
+
+
+def _condition(statement: dict[str, Any], function_name: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    found = []
+    for operator, keys in statement.get("Condition", {}).items():
+        assert operator in CONDITION_OPERATORS, f"{function_name}: teach the proof the condition operator {operator}"
+        for key, values in keys.items():
+            found.append((operator, key, tuple(values) if isinstance(values, list) else (values,)))
+    return tuple(sorted(found))
 
 
 def grants(function_name: str, resolve: Callable[[Any], Any]) -> list[Grant]:
-    """Every (action, resource) the function's inline policy statements allow."""
+    """Every (action, resource, condition) the function's inline policy statements allow."""
     found = []
     for policy in FUNCTIONS[function_name].get("Policies", []):
         assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
@@ -191,7 +264,8 @@ def grants(function_name: str, resolve: Callable[[Any], Any]) -> list[Grant]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"]
             resources = resources if isinstance(resources, list) else [resources]
-            found += [Grant(a, r) for a in actions for r in resources]
+            condition = _condition(statement, function_name)
+            found += [Grant(a, r, condition) for a in actions for r in resources]
     return found
 
 
@@ -199,9 +273,45 @@ def _glob(pattern: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$", flags)
 
 
-def allows(grant: Grant, action: str, resource: str) -> bool:
+def condition_holds(condition: tuple[tuple[str, str, tuple[str, ...]], ...],
+                    context: dict[str, tuple[str, ...]]) -> bool:
+    """IAM's evaluation of a Condition block against a request's context keys.
+
+    ForAllValues: every value the request carries matches one of the condition's values; a
+    request that carries none satisfies it (why ITEM_ACTIONS leaves Scan out). Without a
+    qualifier: the request carries exactly one value and it matches.
+    """
+    for operator, key, values in condition:
+        qualifier, _, test = operator.rpartition(":")
+        if test == "StringLike":
+            def match(value: str, values: tuple[str, ...] = values) -> bool:
+                return any(_glob(pattern).match(value) for pattern in values)
+        else:
+            def match(value: str, values: tuple[str, ...] = values) -> bool:
+                return value in values
+        present = context.get(key, ())
+        holds = all(match(v) for v in present) if qualifier == "ForAllValues" else (
+            len(present) == 1 and match(present[0]))
+        if not holds:
+            return False
+    return True
+
+
+def allows(grant: Grant, request: Request) -> bool:
     # IAM: actions match case-insensitively, resources case-sensitively; both take * and ? wildcards.
-    return bool(_glob(grant.action, re.IGNORECASE).match(action) and _glob(grant.resource).match(resource))
+    return bool(_glob(grant.action, re.IGNORECASE).match(request.action) and _glob(grant.resource).match(
+        request.resource) and condition_holds(grant.condition, request.context))
+
+
+def narrowed(grant: Grant) -> list[Grant]:
+    """The grant once per dynamodb:LeadingKeys pattern it names (each must be used on its own)."""
+    patterns = grant.leading_key_patterns
+    if not patterns:
+        return [grant]
+    return [Grant(grant.action, grant.resource,
+                  tuple((op, key, (pattern,) if key == "dynamodb:LeadingKeys" else values)
+                        for op, key, values in grant.condition))
+            for pattern in patterns]
 
 
 # -- the flows ---------------------------------------------------------------------------------
@@ -226,6 +336,7 @@ def run_every_flow(api, issue, idp, aws) -> dict[str, Any]:
     # Browser and phone over HTTP: a login to the end, a denied one, a cancelled one.
     login, denied, cancelled = issue(), issue(), issue()
     assert api.http("GET", "/.well-known/jwks.json").status == 200
+    deps.reset()  # the redeem runs in another container: it reads the keys the JWKS request made (Decrypt)
     assert api.http("POST", f"/sessions/{login.session_id}/scan", token=alice).status == 200
     assert api.http("POST", f"/sessions/{login.session_id}/confirm", token=alice).status == 200
     assert api.http("GET", f"/sessions/{login.session_id}", token=login.browser_token).status == 200
@@ -272,8 +383,12 @@ def run_every_flow(api, issue, idp, aws) -> dict[str, Any]:
     assert connections == [live]
     assert api.ws("$disconnect", connection_id=live)["statusCode"] == 200
 
+    # Flows of functions added since (OIDC, device flow, ...): tests/template/privilege_flows.py.
+    for flow in FLOWS:
+        flow(api, issue, idp, aws)
+
     return {"table_name": table_name, "table_arn": table["TableArn"], "stream_arn": table["LatestStreamArn"],
-            "key_arn": aws["key_arn"]}
+            "key_arns": aws["key_arns"]}
 
 
 def handler_for(function_name: str) -> Callable[..., Any]:
@@ -294,10 +409,28 @@ def signing_mode(request) -> str:
     return request.param
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What the flows of one SigningKeyMode called (plain data, kept for the module's other proofs)."""
+
+    calls: list[Call]
+    table_arn: str
+    resources: dict[str, Any]
+
+
+# The flows run once per SigningKeyMode; every proof of that mode reads the same record.
+_RECORDED: dict[str, Recorded] = {}
+
+
 @pytest.fixture
-def proof(websocket_settings, recorder, api, issue, idp, aws, signing_mode) -> tuple[Recorder, Callable[[Any], Any]]:
-    resources = run_every_flow(api, issue, idp, aws)
-    return recorder, resolver(resources, signing_mode)
+def proof(request, signing_mode) -> tuple[Recorded, Callable[[Any], Any]]:
+    if signing_mode not in _RECORDED:
+        request.getfixturevalue("websocket_settings")
+        recorder = request.getfixturevalue("recorder")
+        resources = run_every_flow(*(request.getfixturevalue(name) for name in ("api", "issue", "idp", "aws")))
+        _RECORDED[signing_mode] = Recorded(list(recorder.calls), resources["table_arn"], resources)
+    recorded = _RECORDED[signing_mode]
+    return recorded, resolver(recorded.resources, signing_mode)
 
 
 # -- the proofs ------------------------------------------------------------------------------------
@@ -310,9 +443,10 @@ def test_every_call_is_allowed_by_the_function_policy(proof, function_name):
     granted = grants(function_name, resolve)
     calls = [c for c in recorder.calls if c.function == function_name]
     assert calls, f"{function_name} made no AWS call in the flows: the proof would be empty"
-    # Then each call is allowed by one of its grants
-    refused = sorted({iam_request(c) for c in calls if not any(allows(g, *iam_request(c)) for g in granted)})
-    assert refused == [], f"{function_name} would be refused these (action, resource) by its policy"
+    # Then each call is allowed by one of its grants, conditions included
+    refused = sorted({iam_request(c) for c in calls if not any(allows(g, iam_request(c)) for g in granted)},
+                     key=repr)
+    assert refused == [], f"{function_name} would be refused these requests by its policy"
 
 
 @pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
@@ -325,20 +459,72 @@ def test_the_function_policy_grants_nothing_it_never_uses(proof, function_name):
         assert "*" not in grant.action, f"{function_name}: wildcard action {grant.action}"
         if grant.action in CALLED_BY_LAMBDA.get(function_name, set()):
             continue
-        if not any(allows(grant, action, resource) for action, resource in requests):
-            unused.append((grant.action, grant.resource))
+        # Item kinds too: each dynamodb:LeadingKeys pattern of a grant is used by some call.
+        for part in narrowed(grant):
+            if not any(allows(part, request) for request in requests):
+                unused.append((part.action, part.resource, part.leading_key_patterns))
     assert unused == [], f"{function_name} is granted what none of its calls needs"
+
+
+@pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
+def test_every_table_grant_names_the_item_kinds_it_reaches(proof, function_name):
+    # Given the function's grants on the table itself (not its stream)
+    recorder, resolve = proof
+    on_table = [g for g in grants(function_name, resolve) if g.resource == recorder.table_arn]
+    for grant in on_table:
+        # Then each is an item action under a ForAllValues dynamodb:LeadingKeys condition: a Scan (or
+        # any request without keys) would satisfy ForAllValues with the empty set and read every kind.
+        assert grant.action.split(":", 1)[1] in ITEM_ACTIONS, f"{function_name}: {grant.action} is not item-level"
+        operators = {op for op, key, _ in grant.condition if key == "dynamodb:LeadingKeys"}
+        assert operators and operators <= {"ForAllValues:StringLike", "ForAllValues:StringEquals"}, (
+            f"{function_name}: {grant.action} on the table without a ForAllValues dynamodb:LeadingKeys condition")
+
+
+@pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
+def test_no_role_reaches_an_item_kind_it_does_not_use(proof, function_name):
+    recorder, resolve = proof
+    # Given the kinds of item the function really touched, and a key of every kind in the table
+    requests = [iam_request(c) for c in recorder.calls]
+    owned = {item_kind(k) for r, c in zip(requests, recorder.calls, strict=True) if c.function == function_name
+             for k in r.leading_keys}
+    every_key = set(ITEM_KEYS) | {k for r in requests for k in r.leading_keys}
+    others = sorted(k for k in every_key if item_kind(k) not in owned)
+    assert {item_kind(k) for k in others} >= {"signing-key"} - owned, "the proof must try the signing keys"
+
+    # When its policy is asked for every item action on each key of another kind
+    granted = grants(function_name, resolve)
+    reached = [(action, key) for key in others for action in ITEM_ACTIONS
+               if any(allows(g, Request(f"dynamodb:{action}", recorder.table_arn, (key,))) for g in granted)]
+
+    # Then every one is refused
+    assert reached == [], f"{function_name} (owns {sorted(owned)}) could reach items of other kinds"
+
+
+def test_only_the_signing_path_can_replace_a_published_key(proof, signing_mode):
+    recorder, resolve = proof
+    # Given the functions that really sign (KMS Sign, or Decrypt of an envelope key)
+    signers = {c.function for c in recorder.calls if c.service == "kms" and c.operation in ("Sign", "Decrypt")}
+    assert "StatusFunction" in signers
+    # When each role is asked to write a keyring item (or the pre-keyring key item)
+    writes = [Request(f"dynamodb:{action}", recorder.table_arn, (key,))
+              for key in ("signing-key#ES256", "signing-key#RS256", "signing-key")
+              for action in ("PutItem", "UpdateItem", "DeleteItem")]
+    writers = {name for name in FUNCTIONS if any(allows(g, w) for g in grants(name, resolve) for w in writes)}
+    # Then only signers may: no internet-facing function that does not sign can publish a key of its own
+    assert writers and writers <= signers, f"{sorted(writers - signers)} could replace the published key"
 
 
 def test_the_recorder_sees_calls_and_their_functions(proof, signing_mode):
     # The proof depends on the recorder; a flow's known calls must be in it.
     recorder, _ = proof
     seen = {(c.function, c.service, c.operation) for c in recorder.calls}
-    signing = ({("IssueFunction", "kms", "GetPublicKey"), ("StatusFunction", "kms", "Sign")} if signing_mode == "kms"
-               else {("IssueFunction", "dynamodb", "GetItem"), ("StatusFunction", "kms", "Encrypt"),
-                     ("StatusFunction", "kms", "Decrypt")})
+    signing = ({("StatusFunction", "kms", "GetPublicKey"), ("StatusFunction", "kms", "Sign")} if signing_mode == "kms"
+               else {("StatusFunction", "kms", "Encrypt"), ("StatusFunction", "kms", "Decrypt")})
     assert {("IssueFunction", "dynamodb", "PutItem"), ("NotifierFunction", "dynamodb", "UpdateItem"),
+            ("StatusFunction", "dynamodb", "PutItem"),
             ("NotifierFunction", "apigatewaymanagementapi", "PostToConnection")} | signing <= seen
+    keys = {k for c in recorder.calls for k in iam_request(c).leading_keys}
+    assert {"signing-key#ES256", "signing-key#RS256", "signing-key"} <= keys
 
 
 def test_the_grants_resolve_to_this_test_arns(proof):
@@ -352,18 +538,67 @@ def test_the_grants_resolve_to_this_test_arns(proof):
 def test_iam_request_maps_the_management_api_to_manage_connections():
     call = Call("NotifierFunction", "apigatewaymanagementapi", "PostToConnection", {"ConnectionId": "abc="},
                 REGION, CONNECTIONS_URL)
-    assert iam_request(call) == ("execute-api:ManageConnections",
-                                 f"arn:aws:execute-api:{REGION}:{DEFAULT_ACCOUNT_ID}:{WEBSOCKET_API_ID}/{STAGE}"
-                                 "/POST/@connections/abc=")
+    assert iam_request(call) == Request("execute-api:ManageConnections",
+                                        f"arn:aws:execute-api:{REGION}:{DEFAULT_ACCOUNT_ID}:{WEBSOCKET_API_ID}/"
+                                        f"{STAGE}/POST/@connections/abc=")
+
+
+def test_iam_request_names_the_item_a_dynamodb_call_reaches():
+    table = f"arn:aws:dynamodb:{REGION}:{DEFAULT_ACCOUNT_ID}:table/t"
+    get = Call("StatusFunction", "dynamodb", "GetItem", {"TableName": "t", "Key": {"pk": {"S": "signing-key#ES256"}}},
+               REGION, "")
+    put = Call("IssueFunction", "dynamodb", "PutItem", {"TableName": "t", "Item": {"pk": {"S": "session#x"}}},
+               REGION, "")
+    assert iam_request(get) == Request("dynamodb:GetItem", table, ("signing-key#ES256",))
+    assert iam_request(put).context == {"dynamodb:LeadingKeys": ("session#x",)}
 
 
 def test_allows_honours_wildcards_and_case():
     grant = Grant("dynamodb:UpdateItem", "arn:aws:dynamodb:us-east-1:1:table/t")
-    assert allows(grant, "DynamoDB:updateitem", "arn:aws:dynamodb:us-east-1:1:table/t")
-    assert not allows(grant, "dynamodb:UpdateItem", "arn:aws:dynamodb:us-east-1:1:table/T")
-    assert not allows(grant, "dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:1:table/t")
+    assert allows(grant, Request("DynamoDB:updateitem", "arn:aws:dynamodb:us-east-1:1:table/t"))
+    assert not allows(grant, Request("dynamodb:UpdateItem", "arn:aws:dynamodb:us-east-1:1:table/T"))
+    assert not allows(grant, Request("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:1:table/t"))
     assert allows(Grant("execute-api:ManageConnections", "arn:x/live/POST/@connections/*"),
-                  "execute-api:ManageConnections", "arn:x/live/POST/@connections/abc")
+                  Request("execute-api:ManageConnections", "arn:x/live/POST/@connections/abc"))
     assert not allows(Grant("execute-api:ManageConnections", "arn:x/live/POST/@connections/*"),
-                      "execute-api:ManageConnections", "arn:x/live/DELETE/@connections/abc")
+                      Request("execute-api:ManageConnections", "arn:x/live/DELETE/@connections/abc"))
 
+
+LIKE = (("ForAllValues:StringLike", "dynamodb:LeadingKeys", ("session#*", "rate#*")),)
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    (("session#abc",), True),
+    (("rate#198.51.100.7#1",), True),
+    (("signing-key#ES256",), False),
+    (("signing-key",), False),
+    (("Session#abc",), False),               # StringLike is case-sensitive
+    (("xsession#abc",), False),              # anchored at the start
+    (("session#abc", "signing-key"), False),  # ForAllValues: every key must match
+    ((), True),                              # ... and no key at all satisfies it: why Scan is never granted
+])
+def test_leading_keys_conditions_are_evaluated_as_iam_does(keys, expected):
+    context = {"dynamodb:LeadingKeys": keys} if keys else {}
+    assert condition_holds(LIKE, context) is expected
+
+
+def test_equals_and_single_valued_operators():
+    equals = (("ForAllValues:StringEquals", "dynamodb:LeadingKeys", ("session#*",)),)
+    assert not condition_holds(equals, {"dynamodb:LeadingKeys": ("session#abc",)})  # no wildcards in Equals
+    assert condition_holds(equals, {"dynamodb:LeadingKeys": ("session#*",)})
+    single = (("StringLike", "dynamodb:LeadingKeys", ("session#*",)),)
+    assert condition_holds(single, {"dynamodb:LeadingKeys": ("session#a",)})
+    assert not condition_holds(single, {})  # without ForAllValues, a missing key fails the condition
+
+
+def test_a_grant_with_several_kinds_is_used_kind_by_kind():
+    grant = Grant("dynamodb:GetItem", "arn:t", LIKE)
+    parts = narrowed(grant)
+    assert [p.leading_key_patterns for p in parts] == [("session#*",), ("rate#*",)]
+    assert allows(parts[0], Request("dynamodb:GetItem", "arn:t", ("session#a",)))
+    assert not allows(parts[0], Request("dynamodb:GetItem", "arn:t", ("rate#a",)))
+
+
+def test_an_unknown_condition_operator_fails_the_proof_by_name():
+    with pytest.raises(AssertionError, match="NumericLessThan"):
+        _condition({"Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}, "F")
