@@ -16,6 +16,10 @@
   "ProvisionedThroughputExceededException", "status": 400, "times"}``: the
   next ``times`` calls of that AWS operation (dynamodb, dynamodbstreams, kms)
   fail with that error before reaching moto (awsgate.py).
+- ``POST /dev/faults`` ``{"route": "subscribe" | "POST /sessions/{session_id}/token",
+  "times", "status"?, "body"?}``: the next ``times`` requests to that route fail
+  as a failed function does behind API Gateway, or (HTTP, with ``status`` and a
+  JSON ``body``) get that answer instead (routefaults.py).
 - ``GET /dev/faults`` lists what is armed; ``DELETE /dev/faults`` disarms all.
 - ``POST /dev/stream`` ``{"paused": bool}``: hold the stream poller, so that
   several changes reach the notifier in one batch; ``{"restart": true}``:
@@ -37,6 +41,7 @@ from localcloud.awsgate import AwsGate, UnknownOperation
 from localcloud.devidp import MAX_REQUEST_BYTES, DevIdentityProvider
 from localcloud.management import Faults
 from localcloud.poller import StreamPoller
+from localcloud.routefaults import UnknownRoute
 
 
 def _invalid(message: str) -> web.Response:
@@ -104,6 +109,8 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
 
     async def add_fault(request: web.Request) -> web.Response:
         body = await _json_object(request)
+        if body is not None and "route" in body:
+            return route_fault(body)
         if body is None or not (isinstance(body.get("connection_id"), str) or isinstance(body.get("operation"), str)):
             return _invalid("Send {\"connection_id\": ..., \"status\": 500, \"times\": 1} or "
                             "{\"operation\": \"dynamodb:UpdateItem\", \"error\": ..., \"status\": 400, \"times\": 1}.")
@@ -122,15 +129,31 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
             faults.add(body["connection_id"], status, times)
         return web.Response(status=204)
 
+    def route_fault(body: dict[str, Any]) -> web.Response:
+        route, times, status, answer = body["route"], body.get("times", 1), body.get("status"), body.get("body")
+        if not isinstance(route, str) or not isinstance(times, int) or isinstance(times, bool) or times < 1:
+            return _invalid("route must be a route key such as \"subscribe\" and times a positive integer.")
+        if (status is None) != (answer is None) or not (status is None or (
+                isinstance(status, int) and 200 <= status < 600 and isinstance(answer, dict))):
+            return _invalid("status (an HTTP status) and body (a JSON object) go together, or neither is given.")
+        try:
+            faults.routes.add(route, times, status, answer)
+        except UnknownRoute as problem:
+            return _invalid(str(problem))
+        return web.Response(status=204)
+
     async def list_faults(request: web.Request) -> web.Response:
         listed: dict[str, dict[str, Any]] = {cid: {"status": f.status, "remaining": f.remaining}
                                              for cid, f in faults.by_connection.items()}
         listed.update({target: {"status": f.status, "error": f.error, "remaining": f.remaining}
                        for target, f in gate.faults.items()})
+        listed.update({route: {"status": f.status, "remaining": f.remaining}
+                       for route, f in faults.routes.by_route.items()})
         return web.json_response(listed)
 
     async def clear_faults(request: web.Request) -> web.Response:
         faults.by_connection.clear()
+        faults.routes.by_route.clear()
         gate.faults.clear()
         return web.Response(status=204)
 

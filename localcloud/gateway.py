@@ -30,6 +30,7 @@ from multidict import CIMultiDict
 
 from localcloud.events import http_event
 from localcloud.resolve import Resolver
+from localcloud.routefaults import RouteFaults
 from localcloud.runtime import InvocationError, Runtime
 from localcloud.template import http_routes, resources_of_type
 
@@ -121,10 +122,13 @@ def not_found() -> web.Response:
 
 
 class HttpGateway:
-    def __init__(self, template: dict[str, Any], resolver: Resolver, runtime: Runtime) -> None:
+    def __init__(self, template: dict[str, Any], resolver: Resolver, runtime: Runtime,
+                 faults: RouteFaults | None = None) -> None:
         self.routes = [HttpRoute(method, path, name, _compile(path)) for method, path, name in http_routes(template)]
         self.cors = cors_configuration(template, resolver)
         self.runtime = runtime
+        self.faults = faults or RouteFaults()
+        self.faults.known.update(route.route_key for route in self.routes)
 
     def match(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
         for route in self.routes:
@@ -151,7 +155,12 @@ class HttpGateway:
         event = http_event(method=request.method, path=raw_path, route_key=route.route_key,
                            path_parameters=path_parameters, headers=headers, query=request.rel_url.raw_query_string,
                            body=await request.read(), source_ip=request.remote or "", domain_name=request.host)
+        fault = self.faults.take(route.route_key)  # /dev/faults
+        if fault is not None and fault.status is not None:
+            return self._with_cors(web.json_response(fault.body or {}, status=fault.status, dumps=compact_json), origin)
         try:
+            if fault is not None:
+                raise InvocationError(route.function_name, "injected by localcloud /dev/faults")
             result = await self.runtime.invoke(route.function_name, event, route.route_key)
         except InvocationError:
             return self._with_cors(web.json_response({"message": "Internal Server Error"}, status=500,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from localcloud.routefaults import RouteFaults
 from localcloud.websocket import Connection, WebSocketGateway
 
 MAX_DATA_BYTES = 128 * 1024
@@ -48,6 +49,7 @@ class Fault:
 class Faults:
     def __init__(self) -> None:
         self.by_connection: dict[str, Fault] = {}
+        self.routes = RouteFaults()  # the gateways' route faults (routefaults.py)
 
     def add(self, connection_id: str, status: int, times: int) -> None:
         self.by_connection[connection_id] = Fault(status, times)

@@ -125,9 +125,10 @@ class LocalStack:
         def restart_stream() -> None:
             poller.restart(while_stopped=lambda: self.runtime.recycle(mapping.function_name))
 
-        self._websocket = websocket = WebSocketGateway(websocket_api(template, resolver), self.runtime)
+        self._websocket = websocket = WebSocketGateway(websocket_api(template, resolver), self.runtime,
+                                                       self.faults.routes)
         management = ManagementApi(websocket, self.faults)
-        http = HttpGateway(template, resolver, self.runtime)
+        http = HttpGateway(template, resolver, self.runtime, self.faults.routes)
         stage = websocket.api.stage
 
         def stack_info() -> dict[str, Any]:

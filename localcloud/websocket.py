@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 
 from localcloud.events import new_connection_id, websocket_event
 from localcloud.resolve import Resolver
+from localcloud.routefaults import RouteFaults
 from localcloud.runtime import InvocationError, Runtime
 from localcloud.template import resources_of_type
 
@@ -86,10 +87,12 @@ class Connection:
 
 
 class WebSocketGateway:
-    def __init__(self, api: WebSocketApi, runtime: Runtime) -> None:
+    def __init__(self, api: WebSocketApi, runtime: Runtime, faults: RouteFaults | None = None) -> None:
         self.api = api
         self.runtime = runtime
         self.connections: dict[str, Connection] = {}
+        self.faults = faults or RouteFaults()
+        self.faults.known.update(key for key in api.routes if key not in ("$connect", "$disconnect"))
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, receive_timeout=IDLE_TIMEOUT_S)
@@ -146,6 +149,8 @@ class WebSocketGateway:
             await self._send(connection, self._gateway_error("Forbidden", connection, event))
             return
         try:
+            if self.faults.take(route_key) is not None:  # /dev/faults: this invocation fails
+                raise InvocationError(route.function_name, "injected by localcloud /dev/faults")
             result = await self.runtime.invoke(route.function_name, event, route_key)
         except InvocationError:
             if route.two_way:

@@ -1,16 +1,22 @@
 // The demo login page: what a product writes around qrlogin.js.
-// `?rotations=N` sets how many fresh codes are shown before "Get a new code" (tests use it).
+// `?rotations=N` sets how many fresh codes are shown before "Get a new code"; the widget's timing
+// options can be set by name (`?safetyPollSeconds=1&reconnectInitialMs=100`).  Tests use them.
 import { createQrLogin } from "/qrlogin.js";
 import { verifyIdToken, decodeJwt } from "/jwt.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const rotations = Number.parseInt(params.get("rotations") ?? "", 10);
+const TIMING_OPTIONS = ["reconnectInitialMs", "reconnectMaxMs", "snapshotTimeoutSeconds", "safetyPollSeconds",
+  "redeemRetryMs"];
+const timing = Object.fromEntries(TIMING_OPTIONS.filter((name) => Number(params.get(name)) > 0)
+  .map((name) => [name, Number(params.get(name))]));
 
 const login = createQrLogin({
   baseUrl: "",  // the API is on this origin locally; a product passes its qrlogin URL
   container: $("qr-login"),
   maxRotations: Number.isInteger(rotations) && rotations >= 0 ? rotations : undefined,
+  ...timing,
   onStatus: ({ sessionId }) => {
     if (sessionId) $("phone-link").href = `/phone?session=${encodeURIComponent(sessionId)}`;
   },

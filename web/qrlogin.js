@@ -20,7 +20,15 @@
  *   expired code gets a fresh one at once.
  * - When the WebSocket cannot open or drops, it polls GET /sessions/{id} at the
  *   server's `interval` and reconnects with exponential backoff and jitter.
- * - "confirmed": POST /sessions/{id}/token, then `onToken(id_token)`.
+ * - It never goes silent: an error reply, a message it does not know (API
+ *   Gateway's {"message": "Internal server error"}) or no snapshot within
+ *   `snapshotTimeoutSeconds` of a subscribe means "not subscribed": it polls
+ *   and subscribes again with backoff.  While a code is scanned, a slow safety
+ *   poll runs next to the socket, so a lost push cannot strand the person.
+ * - "confirmed": POST /sessions/{id}/token, then `onToken(id_token)`;
+ *   authorization_pending and slow_down are retried with backoff until the
+ *   code expires (RFC 8628 §3.5), as are network errors and 5xx.
+ * - A countdown (role="progressbar") shows how long the code on screen lives.
  * - denied / cancelled / expired are said plainly, with a way to start again.
  * - `dismiss()` (and leaving the page) sends DELETE /sessions/{id}.
  *
@@ -49,6 +57,10 @@ const DEFAULT_TEXT = {
   rate_limited: "Too many new codes from this network. Wait a minute, then get a new code.",
   unavailable: "Can't reach the login service. Check your connection and try again.",
   renew: "Get a new code",
+  countdown_rotate: (seconds) => `New code in ${seconds} s`,
+  countdown_expire: (seconds) => `Code expires in ${seconds} s`,
+  countdown_confirm: (seconds) => `${seconds} s left to confirm`,
+  countdown_label: "Time left on this code",
   retry: "Try again",
   start_over: "Not you? Start over",
   qr_alt: "QR code. Scan it with your phone to log in.",
@@ -61,6 +73,10 @@ const DEFAULTS = {
   reconnectInitialMs: 1000,
   reconnectMaxMs: 30000,
   pingSeconds: 300,         // API Gateway closes idle sockets after 10 minutes
+  snapshotTimeoutSeconds: 5, // no snapshot this long after a subscribe: subscribe again (and poll meanwhile)
+  safetyPollSeconds: 10,    // while scanned, one poll this often next to the socket (a lost push)
+  redeemRetryMs: 1000,      // first wait after authorization_pending / an unreachable token endpoint
+  showCountdown: true,
   dismissOnPageHide: true,
   injectStyles: true,
 };
@@ -92,7 +108,9 @@ export class QrLogin {
     this.generation = 0;            // bumps on every new code: late answers for an older one are ignored
     this.socket = null;
     this.socketOpen = false;
+    this.subscribed = null;         // the session id whose snapshot came over the open socket
     this.reconnectDelay = this.options.reconnectInitialMs;
+    this.subscribeDelay = this.options.reconnectInitialMs;
     this.timers = {};
     this.dismissedByPageHide = false;
     this.onVisibility = () => this.visibilityChanged();
@@ -175,6 +193,7 @@ export class QrLogin {
       qrUrl: body.qr.url,
       svg: body.qr.svg,
       lifetimeMs: body.expires_in * 1000,
+      issuedAt: Date.now(),
       deadline: Date.now() + body.expires_in * 1000,
       // Expiry times from the server are mapped onto this clock with the offset seen now.
       clockOffsetMs: body.expires_at * 1000 - (Date.now() + body.expires_in * 1000),
@@ -212,10 +231,13 @@ export class QrLogin {
     this.clearTimer("rotate");
     this.clearTimer("expire");
     this.timers.expire = setTimeout(() => this.expired(), Math.max(0, session.deadline - now));
+    session.rotateAt = null;
     if (this.state === "pending") {
       const leadMs = Math.min(this.options.rotateLeadSeconds * 1000, session.lifetimeMs / 5);
+      if (this.rotations < this.options.maxRotations) session.rotateAt = session.deadline - leadMs;
       this.timers.rotate = setTimeout(() => this.rotate(), Math.max(0, session.deadline - leadMs - now));
     }
+    this.tick();
   }
 
   rotate() {
@@ -261,6 +283,7 @@ export class QrLogin {
         session.user = message.user || null;
         this.setState("scanned");
         this.scheduleExpiry();  // no rotation while someone is confirming
+        this.scheduleSafetyPoll(session);
         break;
       case "confirmed":
         if (typeof this.options.onConfirmed === "function") {
@@ -284,36 +307,50 @@ export class QrLogin {
     this.setState("confirmed");
     this.clearTimer("rotate");
     this.clearTimer("expire");
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      let response, body;
+    this.clearTimer("safety");
+    let delay = this.options.redeemRetryMs;
+    for (;;) {
+      let response = null;
+      let body = {};
       try {
         response = await fetch(this.url(`/sessions/${encodeURIComponent(session.id)}/token`), {
           method: "POST", headers: { Authorization: `Bearer ${session.token}` }, credentials: "omit",
         });
-        body = await response.json();
+        body = await response.json().catch(() => ({}));
       } catch {
-        await sleep(1000 * (attempt + 1));
-        continue;
+        response = null;  // offline for now: try again below
       }
       if (session !== this.session || !this.running) return;
-      if (response.ok) {
+      if (response && response.ok) {
         this.stop();
         this.setState("signed_in");
         this.options.onToken(body.id_token, { sessionId: session.id });
         return;
       }
-      if (response.status >= 500) { await sleep(1000 * (attempt + 1)); continue; }
-      const ending = { access_denied: "denied", expired_token: "expired", invalid_grant: "used" }[body.error];
-      this.finish(ending || "unavailable");
-      return;
+      // "Not yet" (a read that lags the confirmation) and "too fast" mean try again (RFC 8628 §3.5);
+      // so do a network error and a 5xx.  Anything else is the answer.
+      const notYet = response && ["authorization_pending", "slow_down"].includes(body.error);
+      if (response && response.status < 500 && !notYet) {
+        const ending = { access_denied: "denied", expired_token: "expired", invalid_grant: "used" }[body.error];
+        this.finish(ending || "unavailable");
+        return;
+      }
+      if (body.error === "slow_down") delay += 5000;
+      if (Date.now() + delay > session.deadline) {
+        this.finish(notYet ? "expired" : "unavailable");
+        return;
+      }
+      await sleep(delay);
+      if (session !== this.session || !this.running) return;
+      delay = Math.min(delay * 2, this.options.reconnectMaxMs);
     }
-    this.finish("unavailable");
   }
 
   finish(reason) {
     this.clearTimer("rotate");
     this.clearTimer("expire");
     this.clearTimer("poll");
+    this.clearTimer("safety");
     this.closeSocket();  // nothing left to hear; the next code opens a new one
     const state = ["denied", "cancelled", "expired"].includes(reason) ? reason : "error";
     this.setState(state, this.text[reason]);
@@ -326,9 +363,9 @@ export class QrLogin {
   // -- transport: WebSocket first, polling while it is down ----------------------
 
   listen() {
-    if (this.socketOpen) { this.subscribe(); return; }
+    if (this.socketOpen) { this.subscribe(); return; }  // its snapshot (or its absence) decides what follows
     if (!this.socket && !this.timers.reconnect) this.connect();
-    this.startPolling();  // until the socket is open
+    this.startPolling();  // until a subscription is live
   }
 
   connect() {
@@ -346,18 +383,22 @@ export class QrLogin {
       if (this.socket !== socket) return;
       this.socketOpen = true;
       this.reconnectDelay = this.options.reconnectInitialMs;
-      this.setTransport("websocket");
-      this.clearTimer("poll");
-      this.subscribe();
+      this.subscribe();  // polling (if any) goes on until the snapshot arrives
       this.timers.ping = setInterval(() => this.send({ action: "ping" }), this.options.pingSeconds * 1000);
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
-      let message;
-      try { message = JSON.parse(event.data); } catch { return; }
-      if (message.type === "status") this.receive(message);
-      // A refused subscribe: one poll says what became of this code.
-      else if (message.type === "error" && this.session) this.poll(this.session);
+      let message = null;
+      try { message = JSON.parse(event.data); } catch { /* not JSON: handled as unknown below */ }
+      if (message && message.type === "status") {
+        if (this.session && message.session_id === this.session.id) this.subscribedNow();
+        this.receive(message);
+      } else if (!(message && message.type === "pong")) {
+        // An error reply ({"type": "error"}: a throttled read, an unknown session), or a message we do not
+        // know, such as API Gateway's {"message": "Internal server error"} for a failed function:
+        // whatever it answered, this code may not be subscribed.  Poll, and subscribe again.
+        this.subscriptionLost();
+      }
     };
     socket.onclose = () => {
       if (this.socket !== socket) return;
@@ -368,6 +409,7 @@ export class QrLogin {
 
   socketDown() {
     this.socketOpen = false;
+    this.unsubscribed();
     clearInterval(this.timers.ping);
     if (!this.running || !LIVE.has(this.state)) return;
     this.startPolling();
@@ -379,7 +421,58 @@ export class QrLogin {
 
   subscribe() {
     const session = this.session;
+    this.unsubscribed();
     this.send({ action: "subscribe", session_id: session.id, browser_token: session.token });
+    this.timers.snapshot = setTimeout(() => {
+      delete this.timers.snapshot;
+      if (session === this.session) this.subscriptionLost();  // no snapshot: refused, lost or throttled
+    }, this.options.snapshotTimeoutSeconds * 1000);
+  }
+
+  /** The current code's snapshot came over the socket: pushes will follow, polling can stop. */
+  subscribedNow() {
+    if (this.subscribed === this.session.id) return;
+    this.clearTimer("snapshot");
+    this.clearTimer("resubscribe");
+    this.subscribed = this.session.id;
+    this.subscribeDelay = this.options.reconnectInitialMs;
+    this.clearTimer("poll");
+    this.setTransport("websocket");
+    if (this.root) this.root.dataset.subscribed = this.subscribed;
+  }
+
+  unsubscribed() {
+    this.clearTimer("snapshot");
+    this.subscribed = null;
+    if (this.root) delete this.root.dataset.subscribed;
+  }
+
+  /** Not (or no longer known to be) subscribed on an open socket: poll now and meanwhile, subscribe again later. */
+  subscriptionLost() {
+    if (!this.running || !this.session || !LIVE.has(this.state)) return;
+    this.unsubscribed();
+    this.setTransport("polling");
+    const session = this.session;
+    if (!this.timers.poll) this.poll(session).then(() => { if (session === this.session) this.startPolling(); });
+    if (this.timers.resubscribe) return;
+    const delay = this.subscribeDelay * (0.5 + Math.random() / 2);
+    this.subscribeDelay = Math.min(this.subscribeDelay * 2, this.options.reconnectMaxMs);
+    this.timers.resubscribe = setTimeout(() => {
+      delete this.timers.resubscribe;
+      if (this.socketOpen && session === this.session && LIVE.has(this.state)) this.subscribe();
+    }, delay);
+  }
+
+  /** While someone confirms on the phone, a slow poll next to the socket: a push lost after the
+   *  notifier's last retry (or to a connection API Gateway dropped) cannot strand them. */
+  scheduleSafetyPoll(session) {
+    this.clearTimer("safety");
+    this.timers.safety = setTimeout(async () => {
+      delete this.timers.safety;
+      if (session !== this.session || this.state !== "scanned") return;
+      if (!this.timers.poll) await this.poll(session);  // regular polling covers it while unsubscribed
+      if (session === this.session && this.state === "scanned") this.scheduleSafetyPoll(session);
+    }, this.options.safetyPollSeconds * 1000);
   }
 
   send(message) {
@@ -388,6 +481,8 @@ export class QrLogin {
 
   closeSocket() {
     this.clearTimer("reconnect");
+    this.clearTimer("resubscribe");
+    this.unsubscribed();
     clearInterval(this.timers.ping);
     const socket = this.socket;
     this.socket = null;
@@ -397,7 +492,8 @@ export class QrLogin {
   }
 
   startPolling() {
-    if (this.socketOpen || this.timers.poll || !this.session || !LIVE.has(this.state)) return;
+    const live = this.socketOpen && this.session && this.subscribed === this.session.id;
+    if (live || this.timers.poll || !this.session || !LIVE.has(this.state)) return;
     this.setTransport("polling");
     const session = this.session;
     this.timers.poll = setTimeout(async () => {
@@ -425,7 +521,7 @@ export class QrLogin {
   }
 
   clearTimer(name) {
-    clearTimeout(this.timers[name]);
+    clearTimeout(this.timers[name]);  // clearTimeout clears intervals too
     delete this.timers[name];
   }
 
@@ -452,6 +548,14 @@ export class QrLogin {
     this.renewButton.type = "button";
     this.renewButton.addEventListener("click", () => this.renew());
     frame.append(this.image, this.spinner, this.who, this.renewButton);
+    this.countdown = element("div", "qrl-countdown");
+    this.countdown.setAttribute("role", "progressbar");
+    this.countdown.setAttribute("aria-label", this.text.countdown_label);
+    this.countdown.setAttribute("aria-valuemin", "0");
+    this.countdownBar = element("div", "qrl-countdown-bar");
+    this.countdownText = element("span", "qrl-countdown-text");
+    this.countdown.append(this.countdownBar, this.countdownText);
+    this.countdown.hidden = !this.options.showCountdown;
     this.statusLine = element("p", "qrl-status");
     this.statusLine.setAttribute("role", "status");
     this.statusLine.setAttribute("aria-live", "polite");
@@ -459,14 +563,43 @@ export class QrLogin {
     this.startOver.type = "button";
     this.startOver.textContent = this.text.start_over;
     this.startOver.addEventListener("click", () => this.renew());
-    root.append(frame, this.statusLine, this.startOver);
+    root.append(frame, this.countdown, this.statusLine, this.startOver);
     this.root = root;
     this.container.append(root);
   }
 
   showCode(session) {
-    this.image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(session.svg)}`;
+    const image = this.image;
+    delete this.root.dataset.qrShown;
+    image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(session.svg)}`;
     this.root.dataset.sessionId = session.id;
+    // data-qr-shown names the session whose code is on screen for real: decoded, its fade-in done,
+    // and painted.  A camera (or a test's screenshot) taken earlier may see the old code or none.
+    image.decode()
+      .then(nextFrame)
+      .then(() => Promise.all(image.getAnimations().map((animation) => animation.finished)))
+      .then(nextFrame)
+      .then(nextFrame)
+      .then(() => { if (this.session === session && this.root) this.root.dataset.qrShown = session.id; })
+      .catch(() => {});  // replaced by a newer code meanwhile: that one says when it is shown
+  }
+
+  /** The countdown: seconds until the code on screen changes (a rotation) or expires. */
+  tick() {
+    const session = this.session;
+    const live = this.running && session && LIVE.has(this.state);
+    if (!live) { this.clearTimer("tick"); return; }
+    if (!this.timers.tick) this.timers.tick = setInterval(() => this.tick(), 1000);
+    const end = this.state === "pending" && session.rotateAt ? session.rotateAt : session.deadline;
+    const totalMs = Math.max(1000, end - session.issuedAt);
+    const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+    const text = this.state === "scanned" ? this.text.countdown_confirm(left)
+      : session.rotateAt ? this.text.countdown_rotate(left) : this.text.countdown_expire(left);
+    this.countdown.setAttribute("aria-valuemax", String(Math.round(totalMs / 1000)));
+    this.countdown.setAttribute("aria-valuenow", String(Math.min(left, Math.round(totalMs / 1000))));
+    this.countdown.setAttribute("aria-valuetext", text);
+    this.countdownText.textContent = text;
+    this.countdownBar.style.width = `${Math.min(100, (100 * left * 1000) / totalMs)}%`;
   }
 
   setState(state, text) {
@@ -505,6 +638,10 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function nextFrame() {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve()));
+}
+
 // Default look; every rule is wrapped in :where() (zero specificity) so the page's own CSS wins.
 // Themable with --qrl-size, --qrl-accent, --qrl-fg, --qrl-muted, --qrl-radius.
 const STYLES = `
@@ -525,6 +662,11 @@ const STYLES = `
   padding:12px 18px;border:0;border-radius:999px;background:var(--qrl-accent);color:#fff;font:inherit;font-weight:600;
   cursor:pointer;box-shadow:0 4px 14px rgb(0 0 0 / .2)}
 :where(.qrl-renew:focus-visible,.qrl-start-over:focus-visible){outline:3px solid var(--qrl-accent);outline-offset:3px}
+:where(.qrl-countdown){position:relative;width:var(--qrl-size);height:22px;display:none;overflow:hidden;
+  border-radius:999px;background:rgb(0 0 0 / .06);font-size:13px;line-height:22px;text-align:center;color:var(--qrl-muted)}
+:where(.qrl-countdown-bar){position:absolute;inset:0 auto 0 0;background:color-mix(in srgb,var(--qrl-accent) 22%,transparent);transition:width 1s linear}
+:where(.qrl-countdown-text){position:relative;font-variant-numeric:tabular-nums}
+:where(.qrl[data-state=pending],.qrl[data-state=scanned]) :where(.qrl-countdown:not([hidden])){display:block}
 :where(.qrl-status){margin:0;min-height:1.5em;text-align:center;color:var(--qrl-muted);font-weight:500}
 :where(.qrl-start-over){display:none;border:0;background:none;color:var(--qrl-accent);font:inherit;cursor:pointer;
   text-decoration:underline;padding:2px}
@@ -539,7 +681,8 @@ const STYLES = `
 :where(.qrl[data-state=denied],.qrl[data-state=cancelled],.qrl[data-state=expired],.qrl[data-state=error]) :where(.qrl-renew){
   display:block}
 :where(.qrl[data-state=denied],.qrl[data-state=error]) :where(.qrl-status){color:#b91c1c}
-@media (prefers-reduced-motion:reduce){:where(.qrl-spinner){animation-duration:3s}:where(.qrl-code){transition:none}}
+@media (prefers-reduced-motion:reduce){:where(.qrl-spinner){animation-duration:3s}
+  :where(.qrl-code,.qrl-countdown-bar){transition:none}}
 `;
 
 function injectStyles(nonce) {

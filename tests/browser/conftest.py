@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from localcloud.process import StackProcess
 from localcloud.template import ROOT
@@ -30,6 +30,10 @@ SHARED_PARAMS = ("IssueRateLimitPerMinute=1000",)
 # Short-lived codes for rotation: rotation happens a fifth of the lifetime before expiry.
 SHORT_TTL_PARAMS = ("SessionTtlSeconds=6", "IssueRateLimitPerMinute=1000")
 DESKTOP = {"width": 1280, "height": 800}
+
+
+# expect() waits 5 s unless told otherwise; a busy machine gets the tier's one bound, as every other wait does.
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="session")

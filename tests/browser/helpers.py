@@ -27,13 +27,18 @@ def is_issue(message: Request | Response) -> bool:
     return request.method == "POST" and re.search(r"/sessions$", request.url) is not None
 
 
+def wait_for_code(page: Page, session_id: str) -> None:
+    """Until the page shows this session's code for real: decoded, faded in and painted (``data-qr-shown``),
+    so a screenshot taken next sees it whatever the machine's load."""
+    page.wait_for_selector(f".qrl[data-state=pending][data-qr-shown='{session_id}']")
+
+
 def open_login(page: Page, base_url: str, path: str = "/") -> dict[str, Any]:
     """Opens the login page; returns the POST /sessions body it received, once its QR is shown."""
     with page.expect_response(is_issue) as issued:
         page.goto(base_url + path)
     body: dict[str, Any] = issued.value.json()
-    page.wait_for_selector(f".qrl[data-state=pending][data-session-id='{body['session_id']}']")
-    page.wait_for_function("() => document.querySelector('.qrl-code').complete")
+    wait_for_code(page, body["session_id"])
     return body
 
 

@@ -8,7 +8,15 @@ import pytest
 from playwright.sync_api import APIRequestContext, Page, expect
 
 from localcloud.process import StackProcess
-from tests.browser.helpers import decode_qr, is_issue, open_login, phone_for, session_status, wait_for_status
+from tests.browser.helpers import (
+    decode_qr,
+    is_issue,
+    open_login,
+    phone_for,
+    session_status,
+    wait_for_code,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -80,8 +88,7 @@ def test_denying_on_the_phone_is_said_plainly_and_a_new_code_is_one_click_away(
     with page.expect_response(is_issue) as reissued:
         retry.click()
     fresh = reissued.value.json()
-    page.wait_for_selector(f".qrl[data-state=pending][data-session-id='{fresh['session_id']}']")
-    page.wait_for_function("() => document.querySelector('.qrl-code').complete")
+    wait_for_code(page, fresh["session_id"])
     assert fresh["session_id"] != issued["session_id"]
     assert decode_qr(screenshot(page, "new-code")) == [fresh["qr"]["url"]]
 

@@ -1,4 +1,4 @@
-"""Codes that expire: rotation on the same socket, its bound, and no rotation while the tab is hidden.
+"""Codes that expire: rotation on the same socket, its bound, no rotation while the tab is hidden, the countdown.
 
 These run on a stack whose sessions live 6 s (``SHORT_TTL_PARAMS``); qrlogin.js
 rotates a fifth of the lifetime before expiry.
@@ -6,13 +6,14 @@ rotates a fifth of the lifetime before expiry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, Request, WebSocket, expect
+from playwright.sync_api import APIRequestContext, Page, Request, WebSocket, expect
 
 from localcloud.process import StackProcess
-from tests.browser.helpers import decode_qr, is_issue, open_login
+from tests.browser.helpers import decode_qr, is_issue, open_login, phone_for, wait_for_code
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +49,7 @@ def test_the_code_rotates_before_it_expires_on_the_same_socket(
         with page.expect_response(is_issue, timeout=ROTATION_WAIT_MS) as rotated:
             pass
     second = rotated.value.json()
-    page.wait_for_selector(f".qrl[data-state=pending][data-session-id='{second['session_id']}']")
-    page.wait_for_function("() => document.querySelector('.qrl-code').complete")
+    wait_for_code(page, second["session_id"])
 
     # Then the new code on screen decodes to the new session, one socket served both,
     # and the page withdrew the old code (DELETE) rather than leave it valid until it expires
@@ -78,8 +78,7 @@ def test_after_the_last_rotation_the_person_gets_a_new_code_with_a_click(
     with page.expect_response(is_issue) as reissued:
         button.click()
     fresh = reissued.value.json()
-    page.wait_for_selector(f".qrl[data-state=pending][data-session-id='{fresh['session_id']}']")
-    page.wait_for_function("() => document.querySelector('.qrl-code').complete")
+    wait_for_code(page, fresh["session_id"])
     assert fresh["session_id"] != first["session_id"]
     assert decode_qr(screenshot(page, "new-code")) == [fresh["qr"]["url"]]
 
@@ -106,3 +105,51 @@ def test_a_hidden_tab_does_not_rotate_and_gets_a_fresh_code_when_shown_again(
     fresh = reissued.value.json()
     assert fresh["session_id"] != first["session_id"]
     page.wait_for_selector(f".qrl[data-state=pending][data-session-id='{fresh['session_id']}']")
+
+
+# Every (session, seconds left) the countdown shows, in order.
+RECORD_COUNTDOWN = """
+window.__countdown = [];
+new MutationObserver(() => {
+  const bar = document.querySelector(".qrl-countdown");
+  const root = document.querySelector(".qrl");
+  if (!bar || !root || !bar.hasAttribute("aria-valuenow")) return;
+  const seen = [root.dataset.sessionId, Number(bar.getAttribute("aria-valuenow"))];
+  const last = window.__countdown.at(-1);
+  if (!last || last[0] !== seen[0] || last[1] !== seen[1]) window.__countdown.push(seen);
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["aria-valuenow"] });
+"""
+
+
+def test_a_countdown_shows_the_code_is_alive_and_starts_again_with_the_next_code(
+    page: Page, short_stack: StackProcess, short_api: APIRequestContext
+) -> None:
+    # Given the login page shows a short-lived code
+    page.add_init_script(RECORD_COUNTDOWN)
+    first = open_login(page, short_stack.base_url)
+
+    # Then an accessible countdown says when the code changes
+    countdown = page.get_by_role("progressbar", name="Time left on this code")
+    expect(countdown).to_be_visible()
+    expect(countdown).to_have_attribute("aria-valuetext", re.compile(r"^New code in \d+ s$"))
+    expect(countdown).to_contain_text(re.compile(r"New code in \d+ s"))
+    assert countdown.get_attribute("aria-live") is None  # announced on request, not every second
+
+    # When the code rotates
+    with page.expect_response(is_issue, timeout=ROTATION_WAIT_MS) as rotated:
+        pass
+    second = rotated.value.json()
+    wait_for_code(page, second["session_id"])
+    page.wait_for_function("(id) => window.__countdown.filter(([s]) => s === id).length >= 2", arg=second["session_id"])
+
+    # Then the count went down for the first code and started again, higher, with the second
+    seen = page.evaluate("window.__countdown")
+    before = [left for session, left in seen if session == first["session_id"]]
+    after = [left for session, left in seen if session == second["session_id"]]
+    assert before == sorted(before, reverse=True) and len(set(before)) >= 2, seen
+    assert after[0] > before[-1], seen
+    assert after == sorted(after, reverse=True), seen
+
+    # And once the code is scanned, it counts the time left to confirm
+    phone_for(short_api).call(second["session_id"], "scan")
+    expect(countdown).to_have_attribute("aria-valuetext", re.compile(r"^\d+ s left to confirm$"))

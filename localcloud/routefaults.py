@@ -1,0 +1,50 @@
+"""Route faults: a local-only test hook (``POST /dev/faults`` with a ``route``).
+
+The next N requests to one route of the HTTP API (``"POST /sessions/{session_id}/token"``)
+or of the WebSocket API (``"subscribe"``) fail as API Gateway answers when the
+function fails: ``{"message": "Internal Server Error"}`` (HTTP 500) on the HTTP
+API, ``{"message": "Internal server error", "connectionId", "requestId"}`` as a
+message on the WebSocket.  An HTTP route fault given a ``status`` and a JSON
+``body`` answers those instead, without invoking the function: how a test
+plays a reply the local stack cannot produce on demand, such as the
+``authorization_pending`` of a read that lags the confirmation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class UnknownRoute(ValueError):
+    pass
+
+
+@dataclass
+class RouteFault:
+    remaining: int
+    status: int | None = None          # None: a function failure
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class RouteFaults:
+    by_route: dict[str, RouteFault] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)  # the gateways' route keys
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, route_key: str, times: int, status: int | None = None, body: dict[str, Any] | None = None) -> None:
+        if route_key not in self.known:
+            raise UnknownRoute(f"route must be one of {sorted(self.known)}, not {route_key!r}")
+        with self._lock:
+            self.by_route[route_key] = RouteFault(times, status, body)
+
+    def take(self, route_key: str) -> RouteFault | None:
+        """The fault to answer this request with, if one is armed for its route."""
+        with self._lock:
+            fault = self.by_route.get(route_key)
+            if fault is None or fault.remaining <= 0:
+                return None
+            fault.remaining -= 1
+            return fault
