@@ -7,9 +7,10 @@ sessions (create, complete) and the issue-rate counters only.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,7 +21,7 @@ from qrlogin.http import json_object, json_response, source_ip, user_agent
 from qrlogin.oauth import authorize, errors
 from qrlogin.oauth.clients import ClientRegistry
 from qrlogin.oauth.discovery import openid_configuration
-from qrlogin.oauth.endpoint import create_oauth_app, issuer_of, query_params
+from qrlogin.oauth.endpoint import create_oauth_app, form_params, issuer_of, query_params
 from qrlogin.observability import count, logger, metrics, session_ref
 from qrlogin.qr import svg_for
 
@@ -45,11 +46,21 @@ def discovery() -> Response:
 
 @app.get("/authorize")
 def start_authorization() -> Response:
+    return _authorization(query_params)
+
+
+@app.post("/authorize")
+def start_authorization_by_post() -> Response:
+    # OIDC Core §3.1.2.1: the authorization endpoint MUST take GET and POST (a form).
+    return _authorization(form_params)
+
+
+def _authorization(read_params: Callable[[APIGatewayHttpResolver], dict[str, list[str]]]) -> Response:
     settings = get_settings()
     issuer = issuer_of(app, settings)
     try:
-        request = authorize.parse(_registry(), query_params(app))
-    except errors.InvalidRequest as error:  # an unparsable query: nothing in it can be trusted
+        request = authorize.parse(_registry(), read_params(app))
+    except errors.InvalidRequest as error:  # an unparsable request: nothing in it can be trusted
         raise errors.ErrorPage(error.description) from None
     except authorize.RedirectError as refusal:
         count("AuthorizationRefused")

@@ -290,3 +290,29 @@ def test_the_v1_redeem_refuses_an_authorization_request(rp):
 def test_completion_with_bad_input_is_a_json_400(rp, body):
     result = rp.call("POST", "/authorize/complete", body=body, headers={"content-type": "application/json"})
     assert result.status == 400 and result.body["error"] == "invalid_request"
+
+
+# -- POST /authorize (OIDC Core §3.1.2.1: GET and POST) ---------------------------------------------------
+
+
+def test_an_authorization_request_may_be_posted_as_a_form(rp):
+    client = rp.register()
+    params = rp.params(client)
+    params.pop("code_verifier")
+    result = rp.call("POST", "/authorize", body=urlencode(params).encode(),
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+    assert result.status == 200 and 'id="qrl-authorization"' in result.body
+
+
+def test_a_posted_request_with_a_bad_redirect_uri_gets_the_error_page(rp, sessions):
+    client = rp.register()
+    params = rp.params(client, redirect_uri="https://evil.example.com/cb")
+    result = rp.call("POST", "/authorize", body=urlencode(params).encode(),
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+    refused_without_redirect(result)
+    assert sessions() == 0
+
+
+def test_a_posted_request_that_is_not_a_form_gets_the_error_page(rp):
+    result = rp.call("POST", "/authorize", body=b'{"client_id": "x"}', headers={"content-type": "application/json"})
+    refused_without_redirect(result)

@@ -81,7 +81,23 @@ def read_form(app: APIGatewayHttpResolver) -> dict[str, str]:
 
 def query_params(app: APIGatewayHttpResolver) -> dict[str, list[str]]:
     """The raw query, every value kept (duplicates are the caller's to refuse)."""
-    raw = app.current_event.raw_event.get("rawQueryString") or ""
+    return _multi_params(app.current_event.raw_event.get("rawQueryString") or "")
+
+
+def form_params(app: APIGatewayHttpResolver) -> dict[str, list[str]]:
+    """A form body, every value kept (an authorization request sent with POST, OIDC Core §3.1.2.1)."""
+    content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != FORM:
+        raise errors.InvalidRequest(f"The body must be {FORM}.")
+    try:
+        return _multi_params(raw_body(app).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise errors.InvalidRequest("The body is not UTF-8.") from None
+    except domain_errors.DomainError as error:
+        raise errors.InvalidRequest(error.message) from None
+
+
+def _multi_params(raw: str) -> dict[str, list[str]]:
     try:
         parsed = parse_qs(raw, keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
