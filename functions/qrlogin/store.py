@@ -460,9 +460,6 @@ class SessionStore:
             raise _dependency_failure(error) from None
         return True
 
-
-def _why_code_refused(old: Item, code_hash: str, client_id: str, redirect_uri: str,
-                      code_challenge: str | None, now: float) -> str:
     def get_legacy_signing_key(self) -> KeyEntry | None:
         """The pre-keyring envelope key's public half, as a LEGACY entry (never used to sign)."""
         try:
@@ -497,6 +494,9 @@ def _key_entry(attributes: Item, algorithm: str) -> KeyEntry:
                     active_from=int(attributes["active_from"]["N"]),
                     ciphertext=bytes(ciphertext["B"]) if ciphertext else None)
 
+
+def _why_code_refused(old: Item, code_hash: str, client_id: str, redirect_uri: str,
+                      code_challenge: str | None, now: float) -> str:
     """Says why, for the developer; only once the code itself matched (a guesser learns nothing)."""
     def text(name: str) -> str | None:
         return old.get(name, {}).get("S")
