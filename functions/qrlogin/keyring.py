@@ -87,8 +87,9 @@ class Keyring:
         return kept
 
     def with_key(self, entry: KeyEntry, now: float) -> Keyring:
-        """This keyring plus ``entry`` (in ``active_from`` order), less the keys no longer published."""
-        entries = list(self.published(now))
+        """This keyring plus ``entry`` (in ``active_from`` order), less the keys no longer published
+        and any older entry of the same kid (a KMS key recorded again after a mode switch)."""
+        entries = [e for e in self.published(now) if e.kid != entry.kid]
         keys = [e.active_from for e in entries]
         entries.insert(bisect.bisect_right(keys, entry.active_from), entry)
         return replace(self, generation=self.generation + 1, entries=tuple(entries))

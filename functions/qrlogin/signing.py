@@ -36,6 +36,7 @@ from qrlogin.keyring import (
     KEY_REFRESH_SECONDS,
     KMS,
     MAX_TOKEN_LIFETIME_SECONDS,
+    ROTATION_NOTICE_SECONDS,
     KeyEntry,
     Keyring,
     public_jwks,
@@ -213,6 +214,25 @@ class SigningKeys:
             rings.append(ring)
         return public_jwks(rings, now)
 
+    def rotate(self, algorithm: str, now: float, activate_in: int = ROTATION_NOTICE_SECONDS) -> KeyEntry:
+        """Add a new key that becomes current ``activate_in`` seconds from now (published at once).
+
+        The operator's rotation (scripts/signing_keys.py).  Containers switch to the new
+        key when it becomes active; the JWKS keeps the previous one until every token it
+        can have signed has expired (qrlogin.keyring).
+        """
+        if activate_in < 0:
+            raise ValueError("activate_in must be >= 0")
+        entry = self.new_entry(algorithm, int(now) + activate_in)
+        for _ in range(_KEYRING_WRITE_ATTEMPTS):
+            ring = self.store.get_keyring(algorithm, consistent=True)
+            base = ring if ring is not None else self._first_keyring(algorithm)
+            updated = base.with_key(entry, now)
+            if self.store.put_keyring(updated):
+                self._keyrings[algorithm] = (updated, now)
+                return entry
+        raise errors.ServiceUnavailable(retry_after=1)
+
     def new_entry(self, algorithm: str, now: int) -> KeyEntry:
         raise NotImplementedError
 
@@ -225,6 +245,11 @@ class KmsKeys(SigningKeys):
     """``SigningKeyMode=kms``: each algorithm's KMS key is its signing key; the kid is the KMS key id."""
 
     mode = KMS
+
+    def rotate(self, algorithm: str, now: float, activate_in: int = ROTATION_NOTICE_SECONDS) -> KeyEntry:
+        # The key is the KMS key: a new one comes with a new KMS key (README, "Signing keys and rotation").
+        raise ValueError("SigningKeyMode=kms: rotate by replacing the KMS key; the stack then makes the new "
+                         "key current and keeps publishing the old one")
 
     def new_entry(self, algorithm: str, now: int) -> KeyEntry:
         key_arn = self.kms_key_ids[algorithm]
