@@ -18,9 +18,13 @@ Lambda's CPU share at the configured memory (1 vCPU at 1,769 MB).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import os
+import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -30,11 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from bench import pricing
 from bench.environment import (
-    FUNCTION_NAMES,
+    ORIGIN,
+    ROUTES,
     TEMPLATE,
     context,
     handler,
@@ -44,7 +49,8 @@ from bench.environment import (
     ws_event,
 )
 from bench.recorder import Call, Recorder, installed
-from localcloud.events import new_connection_id, stream_record
+from bench.scenarios import COLD_START_FUNCTIONS as ALL_FUNCTIONS
+from localcloud.events import http_event, new_connection_id, stream_record
 from localcloud.filters import record_matches
 from localcloud.poller import stream_mapping
 from localcloud.template import functions
@@ -56,6 +62,9 @@ CONNECTIONS_URL = "https://b3nchws001.execute-api.us-east-1.amazonaws.com/live"
 MOTO_ACCOUNT = "123456789012"
 
 # -- assumptions (not measurable here) ---------------------------------------
+# A device login's polls answered authorization_pending: the user takes about 25 s to scan and approve,
+# polled at the default interval of 5 s (DevicePollIntervalSeconds).
+DEVICE_PENDING_POLLS = 5
 # A browser keeps its socket from showing the QR to redeeming: a scan and a tap,
 # well under a minute; API Gateway bills connection time per started minute.
 CONNECTION_MINUTES_PER_LOGIN = 1
@@ -72,7 +81,7 @@ HTTP_REQUEST_UNIT = 512 * 1024
 
 @dataclass
 class Invocation:
-    function: str  # short name, as in FUNCTION_NAMES
+    function: str  # short name: IssueFunction -> issue
     route: str
     wall_ms: float
     cpu_ms: float
@@ -121,7 +130,9 @@ def captured_output() -> Iterator[list[bytes]]:
             captured.append(sink.read())
 
 
-_SHORT = {logical: short for short, logical in FUNCTION_NAMES.items()}
+# Every function of the template by short name (IssueFunction -> issue, OidcTokenFunction -> oidctoken).
+_SHORT = {logical: short for short, logical in ALL_FUNCTIONS.items()}
+OIDC_CALLBACK = "https://rp.example.com/callback"
 
 
 class LoginDriver:
@@ -197,6 +208,107 @@ class LoginDriver:
                     self.login.ws_out += 1
                     self.login.ws_units += max(1, math.ceil(call.payload_bytes / WS_MESSAGE_UNIT))
 
+    def request(self, method: str, path: str, *, query: str = "", body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Any HTTP route of the template (query strings, form bodies, pages): the raw response."""
+        ((found, template, logical_id),) = [(m, tpl, name) for route_method, pattern, tpl, name in ROUTES
+                                            if route_method == method and (m := pattern.match(path))]
+        event = http_event(method=method, path=path, route_key=f"{method} {template}", query=query, body=body,
+                           path_parameters=found.groupdict() or None, source_ip=self.source_ip,
+                           headers={"origin": ORIGIN, "user-agent": "Mozilla/5.0", **(headers or {})})
+        response = self.invoke(logical_id, event, f"{method} {template}")
+        self.login.http_requests += 1
+        self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
+        return dict(response)
+
+    def run_oidc_login(self, client_id: str, client_secret: str) -> Login:
+        """An OpenID Provider authorization-code login: what a relying party, its user's browser and phone send.
+
+        GET /authorize (the hosted page), the page's WebSocket, the phone's scan
+        and confirm, the page's POST /authorize/complete, the relying party's
+        POST /token (client_secret_basic, PKCE) and GET /userinfo.  The page's two
+        scripts are left out: a browser caches them (Cache-Control) after the first login.
+        """
+        self.login = Login()
+        self.logins += 1
+        self.source_ip = f"2001:db8:1::{self.logins:x}"
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = urlencode({"client_id": client_id, "redirect_uri": OIDC_CALLBACK, "response_type": "code",
+                           "scope": "openid profile", "state": secrets.token_urlsafe(16),
+                           "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
+                           "code_challenge_method": "S256"})
+        page = self.request("GET", "/authorize", query=query)
+        assert page["statusCode"] == 200, page
+        found = re.search(r'id="qrl-authorization">(.*?)</script>', page["body"])
+        assert found, "the hosted page carries no session"
+        session = json.loads(found.group(1))["session"]
+        session_id, browser_token = session["session_id"], session["browser_token"]
+        connection_id = new_connection_id()
+        assert self.ws("$connect", connection_id)["statusCode"] == 200
+        self.ws("subscribe", connection_id,
+                {"action": "subscribe", "session_id": session_id, "browser_token": browser_token})
+        self.deliver_stream()
+        for step in ("scan", "confirm"):
+            status, body = self.http("POST", f"/sessions/{session_id}/{step}", token=self.phone_token)
+            assert status == 200, body
+            self.deliver_stream()
+        done = self.request("POST", "/authorize/complete", headers={"content-type": "application/json"},
+                            body=json.dumps({"session_id": session_id, "browser_token": browser_token}).encode())
+        code = parse_qs(urlsplit(json.loads(done["body"])["redirect"]).query)["code"][0]
+        self.deliver_stream()
+        self.ws("$disconnect", connection_id)  # the browser leaves for the redirect_uri
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        form = urlencode({"grant_type": "authorization_code", "code": code, "redirect_uri": OIDC_CALLBACK,
+                          "code_verifier": verifier}).encode()
+        answer = self.request("POST", "/token", body=form, headers={
+            "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"})
+        assert answer["statusCode"] == 200, answer
+        self.deliver_stream()
+        tokens = json.loads(answer["body"])
+        info = self.request("GET", "/userinfo", headers={"authorization": f"Bearer {tokens['access_token']}"})
+        assert info["statusCode"] == 200, info
+        return self.login
+
+    def run_device_login(self, client_id: str, client_secret: str) -> Login:
+        """An RFC 8628 device login: the device's authorization request, its polls, the phone's scan and confirm.
+
+        The phone scans the QR of ``verification_uri_complete`` (the typed
+        code would add one lookup request).  The device polls every
+        ``interval`` seconds (a clock moved forward by the interval before each
+        poll, so no poll is early): DEVICE_PENDING_POLLS answered
+        authorization_pending while the user scans and approves, then the one
+        that gets the tokens.
+        """
+        self.login = Login()
+        self.logins += 1
+        self.source_ip = f"2001:db8:2::{self.logins:x}"
+        basic = {"authorization": "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode(),
+                 "content-type": "application/x-www-form-urlencoded"}
+        started = self.request("POST", "/device_authorization", body=b"scope=openid+profile", headers=basic)
+        assert started["statusCode"] == 200, started
+        grant = json.loads(started["body"])
+        session_id = urlsplit(grant["verification_uri_complete"]).path.rsplit("/", 1)[-1]
+        form = urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                          "device_code": grant["device_code"]}).encode()
+        phone_steps = {DEVICE_PENDING_POLLS // 2: "scan", DEVICE_PENDING_POLLS: "confirm"}
+        with clock_moved() as move:
+            for poll in range(1, DEVICE_PENDING_POLLS + 2):
+                move(grant["interval"])
+                answer = self.request("POST", "/token", body=form, headers=basic)
+                self.deliver_stream()
+                if poll <= DEVICE_PENDING_POLLS:
+                    assert answer["statusCode"] == 400, answer
+                    assert json.loads(answer["body"])["error"] == "authorization_pending", answer
+                else:
+                    assert answer["statusCode"] == 200, answer
+                if poll in phone_steps:
+                    status, body = self.http("POST", f"/sessions/{session_id}/{phone_steps[poll]}",
+                                             token=self.phone_token)
+                    assert status == 200, body
+                    self.deliver_stream()
+        return self.login
+
     def run_login(self) -> Login:
         self.login = Login()
         # Each login from its own address (IPv6 documentation prefix), as many browsers
@@ -233,8 +345,8 @@ class LoginDriver:
             assert f'"status":"{status}"'.encode() in received, f"the browser never got {status}: {received!r}"
 
 
-def run_logins(count: int = LOGINS, *, size_items: bool = True) -> list[Login]:
-    """Complete logins; ``size_items`` reads each written item before and after (for write units)."""
+def run_logins(count: int = LOGINS, *, size_items: bool = True, flow: str = "qr") -> list[Login]:
+    """Complete logins of ``flow`` (qr, oidc, device); ``size_items`` reads each written item before and after."""
     with identity_provider() as (idp, env):
         env = {**env, "CONNECTIONS_URL": CONNECTIONS_URL, "POWERTOOLS_LOG_LEVEL": "INFO"}
         with mocked_aws(env) as aws:
@@ -247,14 +359,39 @@ def run_logins(count: int = LOGINS, *, size_items: bool = True) -> list[Login]:
             recorder = Recorder(sizer=aws["dynamodb"] if size_items else None)
             with installed(recorder):
                 driver = LoginDriver(recorder, streams, table["LatestStreamArn"], idp.mint("alice", "Alice"))
+                if flow in ("oidc", "device"):
+                    from qrlogin.oauth.clients import ClientRegistry
+
+                    with recorder.paused():  # registering the client is not part of a login
+                        client, secret = ClientRegistry(env["TABLE_NAME"], aws["dynamodb"]).register(
+                            [OIDC_CALLBACK], now=int(time.time()))
+                    assert secret is not None
+                    run = driver.run_oidc_login if flow == "oidc" else driver.run_device_login
+                    return [run(client.client_id, secret) for _ in range(count)]
                 return [driver.run_login() for _ in range(count)]
+
+
+@contextmanager
+def clock_moved() -> Iterator[Any]:
+    """``time.time`` running ahead by what ``move(seconds)`` added: a device's polls spaced as on a real clock."""
+    real = time.time
+    offset = [0.0]
+
+    def move(seconds: float) -> None:
+        offset[0] += seconds
+
+    time.time = lambda: real() + offset[0]
+    try:
+        yield move
+    finally:
+        time.time = real
 
 
 # -- figures -------------------------------------------------------------------
 
 
 def _memory_mb(short_name: str) -> int:
-    return int(functions(TEMPLATE)[FUNCTION_NAMES[short_name]].get("MemorySize", 128))
+    return int(functions(TEMPLATE)[ALL_FUNCTIONS[short_name]].get("MemorySize", 128))
 
 
 def billed_ms(invocation: Invocation, memory_mb: int | None = None) -> float:
@@ -311,7 +448,7 @@ def summarize(logins: list[Login]) -> dict[str, Any]:
         "write_units": sum(c.write_units for c in calls) / n,
         "read_units": sum(c.read_units for c in calls) / n,
         "strongly_consistent_reads": sum(c.strongly_consistent for c in calls) / n,
-        "invocations": {f: per_function[f] / n for f in FUNCTION_NAMES},
+        "invocations": {f: per_function[f] / n for f in ALL_FUNCTIONS if per_function[f]},
         "http_requests": sum(login.http_requests for login in counted) / n,
         "http_units": sum(login.http_units for login in counted) / n,
         "ws_messages_in": sum(login.ws_in for login in counted) / n,
@@ -344,7 +481,9 @@ def costs(s: dict[str, Any], signing: str = DEFAULT_SIGNING) -> dict[str, float]
         "Lambda duration (arm64)": s["gb_seconds"] * pricing.LAMBDA_GB_SECOND_ARM.usd,
         "HTTP API requests": s["http_units"] * pricing.HTTP_API_REQUEST.usd,
         "WebSocket messages": s["ws_units"] * pricing.WEBSOCKET_MESSAGE.usd,
-        "WebSocket connection minutes": CONNECTION_MINUTES_PER_LOGIN * pricing.WEBSOCKET_CONNECTION_MINUTE.usd,
+        # A flow with no WebSocket (the device flow) holds no connection.
+        "WebSocket connection minutes": (CONNECTION_MINUTES_PER_LOGIN if s["ws_messages_in"] else 0)
+        * pricing.WEBSOCKET_CONNECTION_MINUTE.usd,
         "DynamoDB writes": s["write_units"] * pricing.DYNAMODB_WRITE_UNIT.usd,
         "DynamoDB reads": s["read_units"] * pricing.DYNAMODB_READ_UNIT.usd,
         "CloudWatch Logs ingestion": s["log_bytes"] / 1e9 * pricing.LOGS_INGESTED_GB.usd,
@@ -370,16 +509,49 @@ SIGNING_OPTIONS = {
 }
 
 
+# The OpenID Provider's flows, priced the same way (the template's default signing: envelope, RS256).
+OTHER_FLOWS = {
+    "oidc": "OIDC authorization-code login: GET /authorize (hosted page, WebSocket), scan, confirm, "
+            "POST /authorize/complete, POST /token (client_secret_basic + PKCE), GET /userinfo",
+    "device": f"device login (RFC 8628): POST /device_authorization, the phone scans the QR and confirms, "
+              f"{DEVICE_PENDING_POLLS} polls answered authorization_pending (about 25 s at the 5 s interval) + "
+              "the one that gets the tokens",
+}
+
+
+def other_flows() -> tuple[dict[str, Any], list[tuple[str, Any, str]]]:
+    figures: dict[str, Any] = {}
+    rows: list[tuple[str, Any, str]] = []
+    for flow, how in OTHER_FLOWS.items():
+        s = summarize(run_logins(max(LOGINS // 3, WARMUP + 3), flow=flow))
+        breakdown = {name: round(usd * 1e6, 2) for name, usd in costs(s).items()}
+        total = round(sum(costs(s).values()) * 1e6, 2)
+        counts = {"http_requests": s["http_requests"], "websocket_messages": s["ws_messages_in"] + s["ws_messages_out"],
+                  "invocations": s["invocations"], "write_units": s["write_units"], "read_units": s["read_units"],
+                  "log_bytes": round(s["log_bytes"]), "gb_seconds": round(s["gb_seconds"], 5)}
+        figures[f"cost_per_million_{flow}_logins_usd"] = total
+        figures[f"cost_per_million_{flow}_logins_breakdown_usd"] = breakdown
+        figures[f"per_{flow}_login"] = counts
+        rows.append((f"$/M {flow} logins", total, how))
+        rows.append((f"  per {flow} login", ", ".join(
+            f"{k} {v:g}" if not isinstance(v, dict) else f"{k} {sum(v.values()):g}" for k, v in counts.items()),
+            "counted as for the QR login; " + ", ".join(f"{k} ${v:g}" for k, v in breakdown.items() if v)))
+    return figures, rows
+
+
 def run() -> dict[str, Any]:
     s = summarize(run_logins())
+    flows, flow_rows = other_flows()
     per_million = {option: round(sum(costs(s, option).values()) * 1e6, 2) for option in SIGNING_OPTIONS}
     breakdown = {name: round(usd * 1e6, 2) for name, usd in costs(s).items()}
     invocations = sum(s["invocations"].values())
     how = f"counted by a botocore recorder over {s['logins']} complete in-process logins (moto), per login"
     rows: list[tuple[str, Any, str]] = [
         ("DynamoDB write units / login", s["write_units"], how + "; 1 per started KB of max(before, after); <= 6"),
-        ("DynamoDB read units / login", s["read_units"], "eventually consistent GetItem: 0.5 per started 4 KB"),
-        ("strongly consistent reads / login", s["strongly_consistent_reads"], "ConsistentRead=True calls; must be 0"),
+        ("DynamoDB read units / login", s["read_units"],
+         "redeem's GetItem, strongly consistent: 1 per started 4 KB (0.5 if eventually; docs/design.md)"),
+        ("strongly consistent reads / login", s["strongly_consistent_reads"],
+         "ConsistentRead=True calls: redeem's only; <= 1"),
         ("Lambda invocations / login", invocations,
          ", ".join(f"{f} {v:g}" for f, v in s["invocations"].items()) + "; notifier after FilterCriteria; <= 9"),
         ("notifier invocations sending nothing", s["empty_notifier_invocations"], "must be 0"),
@@ -435,5 +607,6 @@ def run() -> dict[str, Any]:
                                            "bench/pricing.py), the template's default SigningKeyMode "
                                            f"({DEFAULT_SIGNING})",
         },
-        "rows": rows,
+        **flows,
+        "rows": rows + flow_rows,
     }

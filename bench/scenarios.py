@@ -2,8 +2,8 @@
 
 Shared by the cold-start and memory benchmarks: each function gets the
 request that a login sends it first (the WebSocket function its $connect and
-then the subscribe; the OpenID Provider's functions an authorization request
-and a code exchange).  ``COLD_START_FUNCTIONS`` is every function of the
+then the subscribe; the OpenID Provider's functions an authorization request,
+a code exchange and a device authorization).  ``COLD_START_FUNCTIONS`` is every function of the
 template, so a function added there is measured once it has an entry here.
 """
 
@@ -27,7 +27,8 @@ COLD_START_FUNCTIONS = {logical.removesuffix("Function").lower(): logical for lo
 # A well-formed client id (128 bits, base64url): the registry reads the table for it.
 BENCH_CLIENT_ID = "QmVuY2hDbGllbnRJZDAwMDA"[:22]
 # The functions first_invocations has events for.
-WITH_SCENARIO = ("issue", "confirm", "status", "websocket", "notifier", "oidcauthorize", "oidctoken")
+WITH_SCENARIO = ("issue", "confirm", "status", "websocket", "notifier", "oidcauthorize", "oidctoken",
+                 "oidcdevice")
 STREAM_ARN = ("arn:aws:dynamodb:us-east-1:123456789012:table/qrlogin-bench-sessions/stream/"
               "2026-01-01T00:00:00.000")
 
@@ -82,6 +83,7 @@ def first_invocations(phone_token: str) -> dict[str, list[dict[str, Any]]]:
         "notifier": [status_change_event(session, connection_id)],
         "oidcauthorize": [authorization_request()],
         "oidctoken": [code_exchange()],
+        "oidcdevice": [device_authorization()],
     }
 
 
@@ -103,3 +105,11 @@ def code_exchange() -> dict[str, Any]:
     return http_event(method="POST", path="/token", route_key="POST /token", body=body,
                       headers={"authorization": f"Basic {basic}",
                                "content-type": "application/x-www-form-urlencoded"})
+
+
+def device_authorization() -> dict[str, Any]:
+    """POST /device_authorization, client_secret_basic (its first AWS call reads the client)."""
+    basic = base64.b64encode(BENCH_CLIENT_ID.encode() + b":" + b"s" * 43).decode()
+    return http_event(method="POST", path="/device_authorization", route_key="POST /device_authorization",
+                      body=b"scope=openid", headers={"authorization": f"Basic {basic}",
+                                                     "content-type": "application/x-www-form-urlencoded"})
