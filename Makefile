@@ -49,6 +49,10 @@ integration: $(STAMP) $(NODE_STAMP)
 browser: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/browser
 
+# The browser tier 3 times in a row with a CPU burner per core (issue 14: stable under load).
+browser-stress: $(STAMP) $(NODE_STAMP)
+	tests/browser/stress.sh 3
+
 load: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/load
 
