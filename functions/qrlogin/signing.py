@@ -164,19 +164,19 @@ class SigningKeys:
     def bound(self, entry: KeyEntry) -> bool:
         return entry.bound_to(self.mode, self.kms_key_ids[entry.algorithm])
 
-    def keyring(self, algorithm: str, now: float) -> Keyring | None:
+    def keyring(self, algorithm: str, now: float, *, fresh: bool = False) -> Keyring | None:
         cached = self._keyrings.get(algorithm)
-        if cached is not None and 0 <= now - cached[1] < KEY_REFRESH_SECONDS:
+        if not fresh and cached is not None and 0 <= now - cached[1] < KEY_REFRESH_SECONDS:
             return cached[0]
         ring = self.store.get_keyring(algorithm)
         if ring is not None:
             self._keyrings[algorithm] = (ring, now)
         return ring
 
-    def signing_entry(self, algorithm: str, now: float) -> KeyEntry:
+    def signing_entry(self, algorithm: str, now: float, *, fresh: bool = False) -> KeyEntry:
         """The key that signs ``algorithm`` now: the keyring's current key if it is bound to this
         stack's KMS key and mode, else a new one (made once, whichever container gets there first)."""
-        ring = self.keyring(algorithm, now)
+        ring = self.keyring(algorithm, now, fresh=fresh)
         current = ring.current(now) if ring is not None else None
         if current is not None and self.bound(current):
             return current
@@ -205,10 +205,11 @@ class SigningKeys:
 
     def jwks(self, now: float) -> dict[str, Any]:
         """Every published key of every algorithm; a missing or unbound current key is made first,
-        so the set is never empty and always holds the keys the next tokens will name."""
+        so the set is never empty and always holds the keys the next tokens will name.  Read
+        afresh each time (relying parties cache the answer; a rotation shows at once)."""
         rings = []
         for algorithm in SIGNING_ALGORITHMS:
-            self.signing_entry(algorithm, now)
+            self.signing_entry(algorithm, now, fresh=True)
             ring = self.keyring(algorithm, now)
             assert ring is not None
             rings.append(ring)
