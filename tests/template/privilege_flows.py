@@ -13,5 +13,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 FLOWS: list[Callable[[Any, Any, Any, Any], None]] = []
+
+
+def oidc_flow(api: Any, issue: Any, idp: Any, aws: Any) -> None:
+    """The OpenID Provider (issue 12): discovery, the hosted page and its scripts, GET and POST /authorize,
+    completion, /token with both client authentications (and an ES256 client), /userinfo by GET and POST."""
+    from tests.unit.conftest import Flow
+    from tests.unit.oidc_support import Rp
+
+    # A stack whose first signed token is an OIDC one: the token function makes the keys itself.
+    from qrlogin import deps
+    from tests.unit.conftest import TABLE_NAME
+
+    for item in aws["dynamodb"].scan(TableName=TABLE_NAME)["Items"]:
+        if item["pk"]["S"].startswith("signing-key"):
+            aws["dynamodb"].delete_item(TableName=TABLE_NAME, Key={"pk": item["pk"]})
+    deps.reset()
+    rp = Rp(Flow(api, idp))
+    for path in ("/.well-known/openid-configuration", "/qrlogin.js", "/authorize.js"):
+        assert rp.call("GET", path).status == 200
+    for auth, alg in (("basic", None), ("post", "ES256")):
+        client = rp.register(id_token_signed_response_alg=alg)
+        started, answer = rp.approved(client)
+        tokens = rp.exchange(client, started, answer, auth=auth)
+        assert tokens.status == 200, tokens.body
+        for method in ("GET", "POST"):
+            assert rp.userinfo(tokens.body["access_token"], method).status == 200
+    client = rp.register()
+    form = rp.params(client)
+    form.pop("code_verifier")
+    posted = rp.call("POST", "/authorize", body=urlencode(form).encode(),
+                     headers={"content-type": "application/x-www-form-urlencoded"})
+    assert posted.status == 200
+
+
+FLOWS.append(oidc_flow)
