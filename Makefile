@@ -12,10 +12,13 @@ STAMP := $(VENV)/.installed
 # AWS SAM CLI lives in its own venv: its boto3/cfn-lint pins clash with ours.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
+# checkov (the template tier's IaC scan) likewise: it pins many dependencies of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # Node packages the tests start (node-oidc-provider, openid-client, aws-jwt-verify), pinned by package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: node dev test check lint types unit integration browser template load bench clean sam
+.PHONY: node dev test check lint types unit integration browser template load bench clean sam checkov
 
 $(STAMP): requirements-dev.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,18 +32,26 @@ $(SAM_STAMP): requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
 	touch $(SAM_STAMP)
 
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 sam: $(SAM_STAMP)
 
+checkov: $(CHECKOV_STAMP)
+
 node: $(NODE_STAMP)
 
 dev: $(STAMP) $(NODE_STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
 
-test: $(STAMP) $(SAM_STAMP) $(NODE_STAMP)
+test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 integration: $(STAMP) $(NODE_STAMP)
@@ -59,7 +70,7 @@ load: $(STAMP) $(NODE_STAMP)
 unit: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/unit
 
-template: $(STAMP) $(SAM_STAMP)
+template: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(PY) -m pytest tests/template
 
 lint: $(STAMP)
@@ -74,4 +85,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) node_modules .pytest_cache build .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .pytest_cache build .aws-sam

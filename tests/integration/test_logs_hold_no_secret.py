@@ -33,8 +33,8 @@ from tests.integration.oidc_flow import oidc_login
 
 pytestmark = pytest.mark.integration
 
-# The key item's encryption context (qrlogin.signing binds the key to its purpose with it).
-ENVELOPE_CONTEXTS = ({"purpose": "qrlogin-id-token-signing-key"}, {})
+# What qrlogin.signing binds an encrypted private key to (and, per key, its kid and algorithm).
+PURPOSE = {"purpose": "qrlogin-id-token-signing-key"}
 
 
 def b64url_decode(part: str) -> bytes:
@@ -73,25 +73,45 @@ async def qr_login(api: Client, secrets: Secrets) -> None:
 FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login, oidc_login]
 
 
+def ciphertexts(attributes: dict[str, Any], hints: dict[str, str]) -> Iterator[tuple[bytes, dict[str, str]]]:
+    """Every binary value in an item, nested maps and lists too, with the kid and algorithm beside it."""
+    hints = {**hints, **{name: value["S"] for name, value in attributes.items()
+                         if name in ("kid", "alg", "algorithm") and "S" in value}}
+    for value in attributes.values():
+        if "B" in value:
+            yield bytes(value["B"]), hints
+        for nested in [value.get("M", {})] + [element.get("M", {}) for element in value.get("L", [])]:
+            yield from ciphertexts(nested, hints)
+
+
 def signing_key_material(info: dict[str, Any]) -> list[bytes]:
-    """The PKCS#8 keys stored in signing-key items, decrypted with moto's KMS."""
+    """The private keys (PKCS#8) in the signing-key* items, decrypted with moto's KMS."""
     dynamodb, kms = client("dynamodb", info["aws_endpoint"]), client("kms", info["aws_endpoint"])
     items = dynamodb.scan(TableName=info["table_name"], ConsistentRead=True)["Items"]
     keys = []
     for item in items:
-        if not item["pk"]["S"].startswith("signing-key"):
+        pk = item["pk"]["S"]
+        if not pk.startswith("signing-key"):
             continue
-        for value in item.values():
-            if "B" not in value:
-                continue
-            for context in ENVELOPE_CONTEXTS:
+        algorithm = pk.partition("#")[2]
+        for ciphertext, hints in ciphertexts(item, {"alg": algorithm} if algorithm else {}):
+            kid, alg = hints.get("kid", ""), hints.get("alg") or hints.get("algorithm", "")
+            for context in ({**PURPOSE, "kid": kid, "alg": alg}, PURPOSE, {}):
                 try:
-                    plaintext = kms.decrypt(CiphertextBlob=value["B"], EncryptionContext=context)["Plaintext"]
+                    plaintext = kms.decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"]
                 except ClientError:
                     continue
-                load_der_private_key(plaintext, password=None)  # it is the key, not something else
+                load_der_private_key(plaintext, password=None)  # it is a private key, not something else
                 keys.append(bytes(plaintext))
+                break
     return keys
+
+
+def private_numbers(pkcs8: bytes) -> bytes:
+    """The key's secret number: an EC key's private value, an RSA key's private exponent."""
+    numbers: Any = load_der_private_key(pkcs8, password=None).private_numbers()  # type: ignore[union-attr]
+    value = int(numbers.private_value if hasattr(numbers, "private_value") else numbers.d)
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
 @pytest.fixture(scope="module", params=["envelope", "kms"])
@@ -115,9 +135,7 @@ def debug_logs(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str, 
         assert keys, "no signing-key item could be decrypted: the key's forms would not be searched"
     for number, pkcs8 in enumerate(keys):
         secrets.binary(f"PKCS#8 signing key {number}", pkcs8)
-        private_key: Any = load_der_private_key(pkcs8, password=None)
-        secrets.binary(f"signing key {number}: private scalar",
-                       private_key.private_numbers().private_value.to_bytes(32, "big"))
+        secrets.binary(f"signing key {number}: private number", private_numbers(pkcs8))
     yield mode, stdout, stderr, secrets
 
 
