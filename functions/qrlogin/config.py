@@ -52,6 +52,9 @@ class Settings:
     # kms mode: the RSA_2048 KMS key that signs RS256 tokens ("" in envelope mode,
     # where the one symmetric key protects the keys of every algorithm).
     rsa_signing_key_id: str = ""
+    # The device flow (RFC 8628): how long a device grant lives, and its polling interval.
+    device_code_ttl_seconds: int = 600
+    device_poll_interval_seconds: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -99,6 +102,10 @@ class Settings:
             issue_rate_limit_per_minute=integer("ISSUE_RATE_LIMIT_PER_MINUTE", 0),
             oidc_issuer=env.get("OIDC_ISSUER", "").strip().rstrip("/"),
             access_token_audience=required("ACCESS_TOKEN_AUDIENCE"),
+            device_code_ttl_seconds=integer("DEVICE_CODE_TTL_SECONDS", 1)
+            if env.get("DEVICE_CODE_TTL_SECONDS") else 600,
+            device_poll_interval_seconds=integer("DEVICE_POLL_INTERVAL_SECONDS", 1)
+            if env.get("DEVICE_POLL_INTERVAL_SECONDS") else 5,
         )
 
     def origin_allowed(self, origin: str | None) -> bool:
@@ -169,6 +176,8 @@ ENVIRONMENT_VARIABLES = (
     "ISSUE_RATE_LIMIT_PER_MINUTE",
     "OIDC_ISSUER",
     "ACCESS_TOKEN_AUDIENCE",
+    "DEVICE_CODE_TTL_SECONDS",
+    "DEVICE_POLL_INTERVAL_SECONDS",
 )
 
 

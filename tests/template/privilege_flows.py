@@ -18,6 +18,32 @@ from urllib.parse import urlencode
 FLOWS: list[Callable[[Any, Any, Any, Any], None]] = []
 
 
+def device_flow(api: Any, issue: Any, idp: Any, aws: Any) -> None:
+    """RFC 8628 (issue 13): a device authorization, a pending poll, the phone by typed code, the tokens."""
+    import base64
+    from urllib.parse import urlencode
+
+    from qrlogin.oauth.clients import ClientRegistry
+    from tests.unit.conftest import TABLE_NAME
+
+    client, secret = ClientRegistry(TABLE_NAME, aws["dynamodb"]).register(["https://rp.example.com/cb"])
+    basic = "Basic " + base64.b64encode(f"{client.client_id}:{secret}".encode()).decode()
+    form = {"content-type": "application/x-www-form-urlencoded", "authorization": basic}
+    started = api.http("POST", "/device_authorization", headers=form, raw_body=b"scope=openid")
+    assert started.status == 200, started.body
+    poll = urlencode({"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                      "device_code": started.body["device_code"]}).encode()
+    assert api.http("POST", "/token", headers=form, raw_body=poll).body["error"] == "authorization_pending"
+    alice = idp.mint("alice", "Alice")
+    found = api.http("POST", "/sessions/lookup", token=alice, body={"user_code": started.body["user_code"]})
+    for step in ("scan", "confirm"):
+        assert api.http("POST", f"/sessions/{found.body['session_id']}/{step}", token=alice).status == 200
+    assert api.http("POST", "/token", headers=form, raw_body=poll).status == 200
+
+
+FLOWS.append(device_flow)
+
+
 def oidc_flow(api: Any, issue: Any, idp: Any, aws: Any) -> None:
     """The OpenID Provider (issue 12): discovery, the hosted page and its scripts, GET and POST /authorize,
     completion, /token with both client authentications (and an ES256 client), /userinfo by GET and POST."""

@@ -35,10 +35,11 @@ DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 def _registry() -> dict[str, Grant]:
     # Imported here: a grant module imports TokenRequest from this one.
-    from qrlogin.oauth.grants import authorization_code
+    from qrlogin.oauth.grants import authorization_code, device_code
 
     return {
         AUTHORIZATION_CODE: authorization_code.exchange,
+        DEVICE_CODE: device_code.exchange,
     }
 
 
