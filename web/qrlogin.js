@@ -64,6 +64,9 @@ const DEFAULT_TEXT = {
   retry: "Try again",
   start_over: "Not you? Start over",
   qr_alt: "QR code. Scan it with your phone to log in.",
+  cant_scan: "Can't scan? Use a code",
+  code_hint: "Enter this code in the app:",
+  code_unavailable: "Couldn't get a code. Try again.",
 };
 
 const DEFAULTS = {
@@ -563,7 +566,15 @@ export class QrLogin {
     this.startOver.type = "button";
     this.startOver.textContent = this.text.start_over;
     this.startOver.addEventListener("click", () => this.renew());
-    root.append(frame, this.countdown, this.statusLine, this.startOver);
+    // "Can't scan?": a typed code (DESIGN §8), minted only when asked for.
+    this.codeButton = element("button", "qrl-code-request");
+    this.codeButton.type = "button";
+    this.codeButton.textContent = this.text.cant_scan;
+    this.codeButton.addEventListener("click", () => this.requestUserCode());
+    this.userCode = element("p", "qrl-user-code");
+    this.userCode.setAttribute("aria-live", "polite");
+    this.userCode.hidden = true;
+    root.append(frame, this.countdown, this.statusLine, this.startOver, this.codeButton, this.userCode);
     this.root = root;
     this.container.append(root);
   }
@@ -573,6 +584,9 @@ export class QrLogin {
     delete this.root.dataset.qrShown;
     image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(session.svg)}`;
     this.root.dataset.sessionId = session.id;
+    delete this.root.dataset.userCode;  // a typed code belongs to one session
+    this.userCode.hidden = true;
+    this.codeButton.hidden = false;
     // data-qr-shown names the session whose code is on screen for real: decoded, its fade-in done,
     // and painted.  A camera (or a test's screenshot) taken earlier may see the old code or none.
     image.decode()
@@ -582,6 +596,33 @@ export class QrLogin {
       .then(nextFrame)
       .then(() => { if (this.session === session && this.root) this.root.dataset.qrShown = session.id; })
       .catch(() => {});  // replaced by a newer code meanwhile: that one says when it is shown
+  }
+
+  /** "Can't scan?": POST /sessions/{id}/user_code, then show it; the code on screen then stops rotating. */
+  async requestUserCode() {
+    const session = this.session;
+    if (!session || this.state !== "pending") return;
+    this.codeButton.disabled = true;
+    let body = null;
+    try {
+      const response = await fetch(this.url(`/sessions/${encodeURIComponent(session.id)}/user_code`), {
+        method: "POST", headers: { Authorization: `Bearer ${session.token}` }, credentials: "omit",
+      });
+      if (response.ok) body = await response.json();
+    } catch { /* shown below */ }
+    this.codeButton.disabled = false;
+    if (this.session !== session) return;
+    this.userCode.replaceChildren();
+    this.userCode.hidden = false;
+    if (!body) { this.userCode.textContent = this.text.code_unavailable; return; }
+    const code = element("strong", "qrl-user-code-value");
+    code.textContent = body.user_code;
+    this.userCode.append(`${this.text.code_hint} `, code);
+    this.root.dataset.userCode = body.user_code;
+    this.codeButton.hidden = true;
+    // The person is typing this code: it must stay valid, so no rotation replaces it.
+    this.rotations = this.options.maxRotations;
+    this.scheduleExpiry();
   }
 
   /** The countdown: seconds until the code on screen changes (a rotation) or expires. */
@@ -681,6 +722,12 @@ const STYLES = `
 :where(.qrl[data-state=denied],.qrl[data-state=cancelled],.qrl[data-state=expired],.qrl[data-state=error]) :where(.qrl-renew){
   display:block}
 :where(.qrl[data-state=denied],.qrl[data-state=error]) :where(.qrl-status){color:#b91c1c}
+:where(.qrl-code-request){display:none;border:0;background:none;color:var(--qrl-accent);font:inherit;cursor:pointer;
+  text-decoration:underline;padding:2px}
+:where(.qrl[data-state=pending]) :where(.qrl-code-request:not([hidden])){display:inline}
+:where(.qrl-user-code){margin:0;text-align:center}
+:where(.qrl:not([data-state=pending])) :where(.qrl-user-code){display:none}
+:where(.qrl-user-code-value){display:block;font:600 1.6em/1.3 ui-monospace,SFMono-Regular,Menlo,monospace;letter-spacing:.12em}
 @media (prefers-reduced-motion:reduce){:where(.qrl-spinner){animation-duration:3s}
   :where(.qrl-code,.qrl-countdown-bar){transition:none}}
 `;
