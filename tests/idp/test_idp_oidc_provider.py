@@ -14,12 +14,17 @@ An introspection server that is down, slow or failing is tests/load/test_introsp
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 pytestmark = pytest.mark.idp
+# Loopback calls never go through a proxy the environment may name.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 API = "https://qrlogin.example/api"
 OTHER_API = "https://other.example/api"
@@ -151,12 +156,6 @@ def test_our_own_credentials_refused_is_503_logged_by_name_never_with_the_secret
 
 def test_the_provider_really_requires_client_authentication(oidc_provider):
     # The 503 above means something only if the provider refuses unauthenticated introspection, as it does
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    from tests.idp.conftest import NO_PROXY
-
     request = urllib.request.Request(f"{oidc_provider.issuer}/token/introspection", method="POST",
                                      data=urllib.parse.urlencode({"token": oidc_provider.mint("opaque")}).encode())
     with pytest.raises(urllib.error.HTTPError) as refused_call:
