@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
+import logging
 
 import pytest
 
 from localcloud.cloud import Resources
+from localcloud.container import setup_runtime_logging
 from localcloud.resolve import Resolver, UnresolvableValue, localize_url, parameters
 from localcloud.runtime import function_environment
 from localcloud.stack import local_ids
@@ -72,3 +75,39 @@ def test_only_api_gateway_urls_are_localized():
     assert localize_url("https://abc123.execute-api.us-east-1.amazonaws.com/live", BASE_URL) == \
         "http://127.0.0.1:3999/live"
     assert localize_url("https://login.example.com/q/{session_id}", BASE_URL) == "https://login.example.com/q/{session_id}"
+
+
+PHONE_TOKEN_RULES = {"PhoneJwtAudience": "phone-app", "PhoneJwtIssuer": "https://idp.example"}  # the rules want them
+
+
+def test_functions_get_the_variables_lambdas_logging_controls_set():
+    # Given the Globals' LoggingConfig (JSON, ApplicationLogLevel: !Ref LogLevel) under each function's own LogGroup
+    environment = function_environment(TEMPLATE, resolver(LogLevel="DEBUG", **PHONE_TOKEN_RULES), BASE_URL)
+
+    # Then every function runs with the format and level Lambda gives it (the runtime and Powertools read them)
+    assert (environment["AWS_LAMBDA_LOG_FORMAT"], environment["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "DEBUG")
+
+    # And with the Text format there is no application log level, as on Lambda
+    text = copy.deepcopy(TEMPLATE)
+    text["Globals"]["Function"]["LoggingConfig"]["LogFormat"] = "Text"
+    environment = function_environment(text, resolver(text, **PHONE_TOKEN_RULES), BASE_URL)
+    assert environment["AWS_LAMBDA_LOG_FORMAT"] == "Text" and "AWS_LAMBDA_LOG_LEVEL" not in environment
+
+
+def test_the_runtimes_root_handler_writes_lambdas_json_lines(capsys):
+    # Given the root logger as the local runtime sets it up for LogLevel=DEBUG
+    root, level, converter = logging.getLogger(), logging.getLogger().level, logging.Formatter.converter
+    handler = setup_runtime_logging({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG"})
+    try:
+        # When any library logs at DEBUG
+        logging.getLogger("some.library").debug("hello %s", "there", extra={"detail": 1})
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        logging.Formatter.converter = converter
+
+    # Then it is one JSON line in the runtime's shape, extra fields included
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines() if '"some.library"' in text]
+    assert (line["level"], line["message"], line["logger"], line["detail"]) == ("DEBUG", "hello there",
+                                                                                "some.library", 1)
+    assert "requestId" in line and line["timestamp"].endswith("Z")
