@@ -4,6 +4,7 @@ device_code grant at POST /token.  Each MUST of the RFC's §3.1-3.5 has a test n
 
 from __future__ import annotations
 
+import base64
 import importlib
 import re
 import threading
@@ -40,7 +41,6 @@ def authorize(rp: Rp, client, *, auth: str | None = None, **form: str):
     fields = dict(form)
     headers = dict(FORM)
     if auth == "basic":
-        import base64
         headers["authorization"] = "Basic " + base64.b64encode(f"{client.client_id}:{client.secret}".encode()).decode()
     elif auth == "post":
         fields.update(client_id=client.client_id, client_secret=client.secret)
@@ -192,7 +192,7 @@ def test_a_phone_approves_by_typed_code_and_the_device_gets_tokens(rp, clock):
     assert result.headers["cache-control"] == "no-store"
     tokens = result.body
     assert tokens["token_type"] == "Bearer" and tokens["scope"] == "openid profile"
-    header, claims = jwt_parts(tokens["id_token"])
+    _, claims = jwt_parts(tokens["id_token"])
     assert (claims["iss"], claims["aud"], claims["sub"], claims["name"]) == (ISSUER, client.client_id, "alice", "Alice")
     assert claims["amr"] == ["qr"] and "nonce" not in claims
     _, access = jwt_parts(tokens["access_token"])
