@@ -100,7 +100,7 @@ def matching_python(runtime: str) -> str | None:
     if not found:
         return None
     version = runtime.removeprefix("python")
-    probe = subprocess.run([found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+    probe = subprocess.run([found, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],  # noqa: S603
                            capture_output=True, text=True, check=False)
     return found if probe.returncode == 0 and probe.stdout.strip() == version else None
 
@@ -154,7 +154,7 @@ def dependencies(runtime: str, architecture: str, stages: Path) -> Path:
                    *[arg for tag in platforms(runtime, architecture) for arg in ("--platform", tag)],
                    "-r", str(REQUIREMENTS)]
         print(f"[lambda_build] pip install for {runtime} {architecture}", file=sys.stderr, flush=True)
-        if subprocess.run(command, check=False).returncode != 0:
+        if subprocess.run(command, check=False).returncode != 0:  # noqa: S603 (pip, our own arguments)
             raise BuildError(f"pip could not install {REQUIREMENTS.name} for {runtime} on {architecture}")
         shutil.rmtree(partial / "bin", ignore_errors=True)  # console scripts: not used on Lambda
         compile_tree(partial)
@@ -183,7 +183,7 @@ def build(function: str, artifacts: Path, runtime: str | None = None, architectu
                 f"  put {runtime} on PATH and run sam build again\n"
                 f"  sam build --parameter-overrides PythonRuntime={host}   (and deploy with the same override)")
         print(f"[lambda_build] {function}: {host} is not {runtime}; building with {other}", file=sys.stderr)
-        os.execv(other, [other, __file__, function, str(artifacts), "--runtime", runtime,
+        os.execv(other, [other, __file__, function, str(artifacts), "--runtime", runtime,  # noqa: S606
                          "--architecture", architecture])
     stage = dependencies(runtime, architecture, artifacts.parent.parent / "qrlogin-deps")
     artifacts.mkdir(parents=True, exist_ok=True)

@@ -8,13 +8,15 @@ collaborators are made.  ``reset()`` forgets them (tests, local stack reloads).
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qrlogin.config import get_settings
-from qrlogin.phone_auth import PhoneTokenVerifier
 from qrlogin.signing import TokenSigner, signer_for
 from qrlogin.store import SessionStore
 from qrlogin.user_code_store import UserCodeStore
+
+if TYPE_CHECKING:  # only the confirm function verifies phone tokens: the others skip its urllib imports
+    from qrlogin.phone_auth import PhoneTokenVerifier
 
 
 @cache
