@@ -634,8 +634,9 @@ export class QrLogin {
     const end = this.state === "pending" && session.rotateAt ? session.rotateAt : session.deadline;
     const totalMs = Math.max(1000, end - session.issuedAt);
     const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
-    const text = this.state === "scanned" ? this.text.countdown_confirm(left)
-      : session.rotateAt ? this.text.countdown_rotate(left) : this.text.countdown_expire(left);
+    const wording = this.state === "scanned" ? this.text.countdown_confirm
+      : session.rotateAt ? this.text.countdown_rotate : this.text.countdown_expire;
+    const text = typeof wording === "function" ? wording(left) : String(wording).replace("{seconds}", left);
     this.countdown.setAttribute("aria-valuemax", String(Math.round(totalMs / 1000)));
     this.countdown.setAttribute("aria-valuenow", String(Math.min(left, Math.round(totalMs / 1000))));
     this.countdown.setAttribute("aria-valuetext", text);
