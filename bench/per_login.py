@@ -96,6 +96,15 @@ class Invocation:
         """Time inside botocore calls (moto) and the recorder's sizing: not the handler's own."""
         return sum(c.seconds + c.overhead_seconds for c in self.calls) * 1000
 
+    @property
+    def own_cpu_ms(self) -> float:
+        """CPU time of the handler's own code: this thread's CPU less what moto and the recorder used.
+
+        CPU time, not wall time: on a busy shared machine wall time also counts
+        waiting for a core, which Lambda's duration would not.
+        """
+        return max(0.0, self.cpu_ms - sum(c.cpu_seconds for c in self.calls) * 1000)
+
 
 @dataclass
 class Login:
@@ -105,6 +114,7 @@ class Login:
     ws_in: int = 0
     ws_out: int = 0
     ws_units: int = 0
+    access_log_bytes: int = 0  # API Gateway access log lines (both stages), with CloudWatch's per-event overhead
 
 
 @contextmanager
@@ -177,12 +187,14 @@ class LoginDriver:
         response = self.invoke(logical_id, event, f"{method} {event['routeKey'].split(' ', 1)[1]}")
         self.login.http_requests += 1
         self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
+        self.login.access_log_bytes += access_log_line("HttpApi", event, response)
         body = response.get("body")
         return response["statusCode"], json.loads(body) if body else None
 
     def ws(self, route_key: str, connection_id: str, body: Any = None) -> Any:
         event = ws_event(route_key, connection_id, body)
         response = self.invoke("WebSocketFunction", event, route_key)
+        self.login.access_log_bytes += access_log_line("WebSocketStage", event, response)
         if route_key not in ("$connect", "$disconnect"):
             self.login.ws_in += 1
             self.login.ws_units += max(1, math.ceil(len(event.get("body") or "") / WS_MESSAGE_UNIT))
@@ -222,6 +234,7 @@ class LoginDriver:
         response = self.invoke(logical_id, event, f"{method} {template}")
         self.login.http_requests += 1
         self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
+        self.login.access_log_bytes += access_log_line("HttpApi", event, response)
         return dict(response)
 
     def run_oidc_login(self, client_id: str, client_secret: str) -> Login:
@@ -374,6 +387,38 @@ def run_logins(count: int = LOGINS, *, size_items: bool = True, flow: str = "qr"
                 return [driver.run_login() for _ in range(count)]
 
 
+def _access_log_format(logical_id: str) -> str | None:
+    """The access log Format of a stage in template.yaml (the HTTP API's default stage, or the WebSocket stage)."""
+    properties = TEMPLATE["Resources"].get(logical_id, {}).get("Properties", {})
+    settings = properties.get("AccessLogSettings") or properties.get("DefaultRouteSettings", {}).get(
+        "AccessLogSettings")
+    return str(settings["Format"]) if settings and "Format" in settings else None
+
+
+ACCESS_LOG_FORMATS = {stage: _access_log_format(stage) for stage in ("HttpApi", "WebSocketStage")}
+
+
+def access_log_line(stage: str, event: dict[str, Any], response: Any) -> int:
+    """Bytes API Gateway writes to the stage's access log for this request: its Format filled in, + 26 B."""
+    form = ACCESS_LOG_FORMATS.get(stage)
+    if form is None:
+        return 0
+    context = event.get("requestContext", {})
+    body = response.get("body") if isinstance(response, dict) else None
+    values = {  # API Gateway's own values, at their usual lengths
+        "requestId": "JxPRgiQvIAMEbKw=", "requestTimeEpoch": "1770000000123",
+        "identity.sourceIp": (context.get("http") or {}).get("sourceIp") or "198.51.100.7",
+        "httpMethod": (context.get("http") or {}).get("method", ""), "routeKey": event.get("routeKey", ""),
+        "status": str(response.get("statusCode", 200) if isinstance(response, dict) else 200),
+        "responseLength": str(len(body or "")), "responseLatency": "23", "integrationLatency": "21",
+        "error.message": "-", "eventType": {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(
+            context.get("routeKey", ""), "MESSAGE"),
+        "connectionId": context.get("connectionId", ""),
+    }
+    line = re.sub(r"\$context\.([A-Za-z.]+)", lambda m: values.get(m.group(1), "-"), form)
+    return len(line.encode()) + 1 + LOG_EVENT_OVERHEAD
+
+
 @contextmanager
 def clock_moved() -> Iterator[Any]:
     """``time.time`` running ahead by what ``move(seconds)`` added: a device's polls spaced as on a real clock."""
@@ -399,7 +444,7 @@ def _memory_mb(short_name: str) -> int:
 
 def billed_ms(invocation: Invocation, memory_mb: int | None = None) -> float:
     """Duration on AWS: our own compute scaled to the memory's CPU share, plus each call's assumed latency."""
-    own = max(0.0, invocation.wall_ms - invocation.aws_ms)
+    own = invocation.own_cpu_ms
     scale = max(1.0, FULL_VCPU_MB / (memory_mb or _memory_mb(invocation.function)))
     return math.ceil(own * scale + sum(AWS_CALL_MS.get(c.service, 10.0) for c in invocation.calls))
 
@@ -435,7 +480,10 @@ def summarize(logins: list[Login]) -> dict[str, Any]:
     log_kinds: Counter[str] = Counter()
     for i in invocations:
         log_kinds.update(i.log_kinds)
-    log_bytes = sum(log_kinds.values())
+    access_log_bytes = sum(login.access_log_bytes for login in counted)
+    if access_log_bytes:
+        log_kinds["API Gateway access logs"] = access_log_bytes
+    log_bytes = sum(v for k, v in log_kinds.items() if k != "API Gateway access logs")
     durations: dict[str, list[float]] = defaultdict(list)
     for i in invocations:
         durations[i.function].append(billed_ms(i))
@@ -464,7 +512,7 @@ def summarize(logins: list[Login]) -> dict[str, Any]:
         "kms_other": sum(k for op, k in operations.items() if op.startswith("kms:") and op != "kms:Sign") / n,
         "empty_notifier_invocations": sum(
             1 for i in notifier if not any(c.operation == "PostToConnection" for c in i.calls)),
-        "log_bytes": log_bytes / n,
+        "log_bytes": (log_bytes + access_log_bytes) / n,
         "log_bytes_by_kind": {kind: round(b / n) for kind, b in log_kinds.most_common()},
         "gb_seconds": gb_seconds,
         "billed_ms_p50": {f: statistics.median(v) for f, v in durations.items()},
@@ -609,7 +657,7 @@ def run() -> dict[str, Any]:
             "websocket_connection_minutes_per_login": "assumed: one started minute per login",
             "kms_requests_per_login": how,
             "log_bytes_per_login": "bytes written to stdout/stderr per login + Lambda START/END/REPORT, 26 B/event",
-            "lambda_billed_ms_p50": "own time x 1769/MemorySize + assumed AWS call latency, per invocation",
+            "lambda_billed_ms_p50": "own CPU time x 1769/MemorySize + assumed AWS call latency, per invocation",
             "cost_per_million_logins_usd": f"the counts above x us-east-1 list prices ({pricing.PRICES_AS_OF}, "
                                            "bench/pricing.py), the template's default SigningKeyMode "
                                            f"({DEFAULT_SIGNING})",

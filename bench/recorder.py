@@ -42,6 +42,7 @@ class Call:
     strongly_consistent: bool = False
     payload_bytes: int = 0
     overhead_seconds: float = 0.0  # the recorder's own sizing reads around the call (not the handler's time)
+    cpu_seconds: float = 0.0  # this thread's CPU time inside the call and the sizing (moto's work, not ours)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Recorder:
         service = client.meta.service_model.service_name
         if not self.is_recording():
             return call()
-        entered = time.perf_counter()
+        entered, cpu_entered = time.perf_counter(), time.thread_time()
         sized = service == "dynamodb" and operation in DYNAMODB_WRITES and self.sizer is not None
         key = (params.get("Key") or {"pk": params["Item"]["pk"]}) if sized else {}
         before = self._stored_size(params["TableName"], key) if sized else 0
@@ -107,6 +108,7 @@ class Recorder:
             elif service == "apigatewaymanagementapi":
                 data = params.get("Data", b"")
                 entry.payload_bytes = len(data.encode() if isinstance(data, str) else data)
+            entry.cpu_seconds = time.thread_time() - cpu_entered
             self.calls.append(entry)
         return result
 
