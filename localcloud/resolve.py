@@ -15,7 +15,6 @@ from typing import Any
 
 from localcloud.events import ACCOUNT_ID, REGION
 from localcloud.template import condition
-from localcloud.template import condition
 
 URL_SUFFIX = "amazonaws.com"
 # An API Gateway endpoint as the template spells it after !Sub.

@@ -44,15 +44,15 @@ def url_host(host: str) -> str:
 def local_ids(template: dict[str, Any], resources: Resources) -> tuple[dict[str, str], dict[str, str]]:
     """(Ref values, GetAtt values) of the template's resources, as made locally."""
     (table,) = resources_of_type(template, "AWS::DynamoDB::Table")
-    (key,) = resources_of_type(template, "AWS::KMS::Key")
-    refs = {table: resources.table_name, key: resources.key_id}
+    key_arns = resources.key_arns or {"SigningKey": resources.key_arn}
+    refs = {table: resources.table_name, **{key: arn.rsplit("/", 1)[-1] for key, arn in key_arns.items()}}
     for api in [*resources_of_type(template, "AWS::ApiGatewayV2::Api"),
                 *resources_of_type(template, "AWS::Serverless::HttpApi")]:
         refs[api] = api.lower()  # stands in for the API id; URLs built from it are localized
     for function in resources_of_type(template, "AWS::Serverless::Function"):
         refs[function] = f"{STACK_NAME}-{function}"
     attributes = {f"{table}.Arn": resources.table_arn, f"{table}.StreamArn": resources.stream_arn,
-                  f"{key}.Arn": resources.key_arn}
+                  **{f"{key}.Arn": arn for key, arn in key_arns.items()}}
     return refs, attributes
 
 
@@ -134,7 +134,9 @@ class LocalStack:
         def stack_info() -> dict[str, Any]:
             return {"aws_endpoint": resources.endpoint, "region": self.environment["AWS_REGION"],
                     "table_name": resources.table_name, "stream_arn": resources.stream_arn,
-                    "key_arn": resources.key_arn, "websocket_url": self.environment.get("WEBSOCKET_URL"),
+                    "key_arn": resources.key_arn, "key_arns": resources.key_arns,
+                    "signing_key_mode": self.parameters["SigningKeyMode"],
+                    "websocket_url": self.environment.get("WEBSOCKET_URL"),
                     "connections_url": self.environment.get("CONNECTIONS_URL")}
 
         async def fallback(request: web.Request) -> web.StreamResponse:

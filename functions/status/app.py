@@ -44,13 +44,13 @@ def cancel(session_id: str) -> Response:
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
 @app.get("/.well-known/jwks.json")
 def jwks() -> Response:
     """Every published key, never an empty set: a missing key is made first (DESIGN §7)."""
     return json_response(200, deps.signer().jwks, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"})
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
