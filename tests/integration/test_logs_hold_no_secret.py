@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_der_private_key
 from localcloud.cloud import client
 from localcloud.process import StackProcess
 from tests.integration.conftest import Client, Clients
+from tests.integration.device_flow import device_login
 from tests.integration.logscan import Secrets
 from tests.integration.oidc_flow import oidc_login
 
@@ -70,7 +71,7 @@ async def qr_login(api: Client, secrets: Secrets) -> None:
 
 
 # Every flow whose secrets the logs must not hold; each adds what it saw to the Secrets.
-FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login, oidc_login]
+FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login, oidc_login, device_login]
 
 
 def ciphertexts(attributes: dict[str, Any], hints: dict[str, str]) -> Iterator[tuple[bytes, dict[str, str]]]:
