@@ -6,7 +6,7 @@ shapes: the browser's POST /sessions, WebSocket $connect and subscribe; the
 phone's scan and confirm; the stream notifier fed with the records moto's
 DynamoDB stream really produced that pass the template's FilterCriteria
 (``localcloud.filters``), one invocation per step as at human pace; the
-browser's redeem and $disconnect.
+browser's redeem and $disconnect (if the template routes it).
 
 Counted, not estimated: AWS calls and DynamoDB units (``bench.recorder``),
 invocations per function, HTTP requests, WebSocket messages in and out, and
@@ -53,7 +53,7 @@ from bench.scenarios import COLD_START_FUNCTIONS as ALL_FUNCTIONS
 from localcloud.events import http_event, new_connection_id, stream_record
 from localcloud.filters import record_matches
 from localcloud.poller import stream_mapping
-from localcloud.template import functions
+from localcloud.template import functions, resources_of_type
 
 LOGINS = int(os.environ.get("BENCH_LOGINS", "30"))
 WARMUP = 2  # the first logins pay imports and client creation; their timings are left out
@@ -143,6 +143,8 @@ def captured_output() -> Iterator[list[bytes]]:
 # Every function of the template by short name (IssueFunction -> issue, OidcTokenFunction -> oidctoken).
 _SHORT = {logical: short for short, logical in ALL_FUNCTIONS.items()}
 OIDC_CALLBACK = "https://rp.example.com/callback"
+WEBSOCKET_ROUTES = {route["Properties"]["RouteKey"]
+                    for route in resources_of_type(TEMPLATE, "AWS::ApiGatewayV2::Route").values()}
 
 
 class LoginDriver:
@@ -192,6 +194,8 @@ class LoginDriver:
         return response["statusCode"], json.loads(body) if body else None
 
     def ws(self, route_key: str, connection_id: str, body: Any = None) -> Any:
+        if route_key not in WEBSOCKET_ROUTES:  # API Gateway invokes nothing for a route the API lacks
+            return {"statusCode": 200}
         event = ws_event(route_key, connection_id, body)
         response = self.invoke("WebSocketFunction", event, route_key)
         self.login.access_log_bytes += access_log_line("WebSocketStage", event, response)
