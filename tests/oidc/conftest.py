@@ -56,7 +56,9 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="package")
 def stack(node: str) -> Iterator[StackProcess]:
-    with StackProcess("IssueRateLimitPerMinute=1000", f"AccessTokenAudience={AUDIENCE}") as process:
+    # DevicePollIntervalSeconds=1: device logins (test_device_flow.py) take seconds, not tens of them.
+    with StackProcess("IssueRateLimitPerMinute=1000", f"AccessTokenAudience={AUDIENCE}",
+                      "DevicePollIntervalSeconds=1") as process:
         yield process
 
 

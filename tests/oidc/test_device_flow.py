@@ -1,8 +1,9 @@
 """RFC 8628 with a stock client: Node openid-client's initiateDeviceAuthorization / pollDeviceAuthorizationGrant
 (device.mjs) logs a device in against the local stack while the test plays the phone (DESIGN §8, issue 13).
 
-The stacks poll every second (DevicePollIntervalSeconds=1) so a login takes seconds; one more stack lets
-device grants expire after 3 s.  Waits are on the client's own output lines, bounded; nothing asserts on time.
+The tier's stack polls every second (DevicePollIntervalSeconds=1, conftest) so a login takes seconds; a
+stack of this module's own lets device grants expire after 3 s.  Waits are on the client's own output
+lines, bounded; nothing asserts on time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import select
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,30 +28,18 @@ DEVICE_SCRIPT = Path(__file__).with_name("device.mjs")
 LINE_WAIT_S = 30.0
 
 
-@pytest.fixture(scope="module")
-def stacks(node: str) -> Iterator[dict[str, StackProcess]]:
-    """Two stacks, started side by side: one polling every second, one whose device grants expire after 3 s."""
-    common = ("IssueRateLimitPerMinute=1000", "DevicePollIntervalSeconds=1")
-    made = {"device": StackProcess(*common), "short": StackProcess(*common, "DeviceCodeTtlSeconds=3")}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        started = [pool.submit(stack.start) for stack in made.values()]
-    try:
-        for future in started:
-            future.result()
-        yield made
-    finally:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda stack: stack.__exit__(None, None, None), made.values()))
+@pytest.fixture(scope="package")
+def device_stack(stack: StackProcess) -> StackProcess:
+    """The tier's stack (conftest), which polls every second."""
+    return stack
 
 
 @pytest.fixture(scope="module")
-def device_stack(stacks: dict[str, StackProcess]) -> StackProcess:
-    return stacks["device"]
-
-
-@pytest.fixture(scope="module")
-def short_stack(stacks: dict[str, StackProcess]) -> StackProcess:
-    return stacks["short"]
+def short_stack(node: str) -> Iterator[StackProcess]:
+    """Device grants that expire after 3 s."""
+    with StackProcess("IssueRateLimitPerMinute=1000", "DevicePollIntervalSeconds=1",
+                      "DeviceCodeTtlSeconds=3") as process:
+        yield process
 
 
 class Device:
