@@ -26,7 +26,9 @@ RESOURCES = Resources(
     stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table/stream/2026-01-01T00:00:00.000",
     key_id="key-1", key_arn="arn:aws:kms:us-east-1:123456789012:key/key-1",
 )
-LOCAL_DEFAULTS = {"AllowedOrigins": "*", "PhoneJwksUrl": f"{BASE_URL}/dev/jwks.json"}
+# As the local stack sets them: the development IdP, whose issuer and audience the Rules require (DESIGN §6).
+LOCAL_DEFAULTS = {"AllowedOrigins": "*", "PhoneJwksUrl": f"{BASE_URL}/dev/jwks.json",
+                  "PhoneJwtIssuer": "http://qrlogin.localhost/dev-idp", "PhoneJwtAudience": "qrlogin-phone-app"}
 
 
 def resolver(template=TEMPLATE, **overrides: str) -> Resolver:
