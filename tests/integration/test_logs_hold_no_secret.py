@@ -46,6 +46,7 @@ async def qr_login(api: Client, secrets: Secrets) -> None:
     """A QR login watched over the WebSocket, with the refusals a browser and a phone can meet."""
     login = await api.create()
     secrets.token("browser token", login.browser_token)
+    secrets.text("session id", login.session_id)  # not a secret, but never logged either (DESIGN §3)
     phone = await api.phone_token("dora", "Dora")
     secrets.token("phone token", phone)
     socket = await api.socket()
