@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import jwt
 import pytest
 from botocore.stub import Stubber
@@ -218,3 +219,35 @@ def test_the_list_command_shows_each_key_and_its_state(aws, flow, keys_clock, ca
     assert out[2].startswith("RS256") and "no key yet" in out[2]
     signing_keys.list_keys(target(aws), keys_clock.time() + 101)
     assert "retired: published until" in capsys.readouterr().out
+
+
+def test_the_command_finds_a_deployed_stack_by_name(aws, capsys):
+    # Given a deployed stack (moto's CloudFormation): its table output, its mode parameter, its KMS key
+    template = {
+        "Parameters": {"SigningKeyMode": {"Type": "String", "Default": "envelope"}},
+        "Resources": {
+            "SigningKey": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": "{}"}},  # moto takes it as text
+            "SessionsTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}},
+        },
+        "Outputs": {"TableName": {"Value": {"Ref": "SessionsTable"}}},
+    }
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(StackName="qrlogin",
+                                                                          TemplateBody=json.dumps(template))
+
+    # When the operator rotates it by name
+    assert signing_keys.main(["--stack", "qrlogin", "--region", "us-east-1", "rotate", "--activate-in", "0"]) == 0
+
+    # Then each algorithm's new key is in the stack's table, bound to the stack's KMS key by ARN
+    found = signing_keys.stack_target("qrlogin", "us-east-1")
+    assert found.mode == "envelope" and found.table_name != TABLE_NAME
+    key_arn = found.kms_key_arns["SigningKey"]
+    assert key_arn.startswith("arn:aws:kms:")
+    store = SessionStore(found.table_name, client=aws["dynamodb"])
+    for algorithm in ("ES256", "RS256"):
+        (entry,) = store.get_keyring(algorithm, consistent=True).entries
+        assert entry.protected_by == key_arn and entry.mode == "envelope"
+    assert signing_keys.main(["--stack", "qrlogin", "--region", "us-east-1", "list"]) == 0
+    assert capsys.readouterr().out.count("current") == 2
