@@ -41,6 +41,7 @@ from qrlogin.keyring import (
     Keyring,
     public_jwks,
 )
+from qrlogin.observability import logger
 from qrlogin.sessions import Session
 from qrlogin.store import SessionStore
 
@@ -183,12 +184,18 @@ class SigningKeys:
         return self._add_current_key(algorithm, now, ring)
 
     def _add_current_key(self, algorithm: str, now: float, ring: Keyring | None) -> KeyEntry:
+        replaced = ring.current(now) if ring is not None else None
         entry = self.new_entry(algorithm, int(now))
         for _ in range(_KEYRING_WRITE_ATTEMPTS):
             base = ring if ring is not None else self._first_keyring(algorithm)
             updated = base.with_key(entry, now)
             if self.store.put_keyring(updated):
                 self._keyrings[algorithm] = (updated, now)
+                # An operator wants to know when a KMS key change made a new key (kids are public).
+                logger.info("signing key made", extra={
+                    "kid": entry.kid, "algorithm": algorithm, "mode": self.mode,
+                    "replaces": replaced.kid if replaced is not None else None,
+                    "because": "no key" if replaced is None else "bound to another KMS key or mode"})
                 return entry
             # Another container wrote first: its key will do if it is bound as ours would be.
             ring = self.store.get_keyring(algorithm, consistent=True)

@@ -121,7 +121,7 @@ def test_a_rotation_with_no_notice_switches_at_once(api, aws, flow, keys_clock, 
     assert len([k for k in jwks(api)["keys"] if k["alg"] == "RS256"]) == 2
 
 
-def test_a_replaced_kms_key_makes_a_new_signing_key_and_no_redeem_fails(api, aws, flow, monkeypatch):
+def test_a_replaced_kms_key_makes_a_new_signing_key_and_no_redeem_fails(api, aws, flow, monkeypatch, all_output):
     # Given a stack that signed with a key protected by its KMS key, which is then replaced (and disabled)
     first = login(flow)
     jwks(api)  # the RS256 key exists too
@@ -140,6 +140,11 @@ def test_a_replaced_kms_key_makes_a_new_signing_key_and_no_redeem_fails(api, aws
     assert verifies(first, document) and verifies(second, document)
     rsa = SessionStore(TABLE_NAME, client=aws["dynamodb"]).get_keyring("RS256", consistent=True)
     assert [e.protected_by for e in rsa.entries] == [aws["key_arn"], replacement]
+
+    # And the operator can see why a new key was made, and which one it replaced
+    made = [json.loads(line) for line in all_output().splitlines() if '"signing key made"' in line]
+    assert {(m["algorithm"], m.get("replaces"), m["because"]) for m in made} >= {
+        ("ES256", kid_of(first), "bound to another KMS key or mode")}
 
 
 def test_switching_signing_key_mode_back_and_forth_never_fails_a_redeem(api, aws, flow, monkeypatch):
