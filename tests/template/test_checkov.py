@@ -1,6 +1,7 @@
 """checkov (pinned in requirements-checkov.txt, its own venv .venv-checkov) on template.yaml.
 
-No check fails; a check that does not apply to this design is skipped in the
+Every framework that applies runs: CloudFormation's checks, and the secrets
+scan (a key or password written into the template fails it).  No check fails; a check that does not apply to this design is skipped in the
 resource's own ``Metadata`` (``checkov: skip: [{id, comment}]``) with its
 reason, so a reader of the template sees why.  The checks the design does
 need (access logs on both APIs, an encrypted on-failure queue) pass outright.
@@ -27,8 +28,9 @@ MIN_REASON_LENGTH = 30
 
 
 @cache
-def checkov_report() -> dict[str, Any]:
-    """checkov's JSON report of template.yaml (no download: the scan is local and offline)."""
+def checkov_reports() -> dict[str, dict[str, Any]]:
+    """checkov's JSON reports of template.yaml by framework (cloudformation, and secrets if it finds any),
+    every framework that applies to the file; no download: the scan is local and offline."""
     stamp = CHECKOV.parent.parent / ".installed"
     if not (CHECKOV.exists() and stamp.exists()):
         result = subprocess.run(["make", "checkov"], cwd=ROOT, capture_output=True, text=True, timeout=900,
@@ -36,21 +38,19 @@ def checkov_report() -> dict[str, Any]:
         assert result.returncode == 0 and CHECKOV.exists(), f"`make checkov` failed:\n{result.stderr[-2000:]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BC_", "PRISMA_"))}
     result = subprocess.run(
-        [str(CHECKOV), "--file", str(TEMPLATE_PATH), "--framework", "cloudformation", "--skip-download",
-         "--compact", "--output", "json"],
+        [str(CHECKOV), "--file", str(TEMPLATE_PATH), "--skip-download", "--compact", "--output", "json"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode in (0, 1), result.stderr[-4000:]  # 1: some check failed (the tests say which)
-    report = json.loads(result.stdout)
-    (report,) = report if isinstance(report, list) else [report]
-    return dict(report)
+    reports = json.loads(result.stdout)
+    return {report["check_type"]: report for report in (reports if isinstance(reports, list) else [reports])}
 
 
 def results(kind: str) -> list[dict[str, Any]]:
-    return list(checkov_report().get("results", {}).get(kind, []))
+    return [result for report in checkov_reports().values() for result in report.get("results", {}).get(kind, [])]
 
 
 def test_checkov_read_the_whole_template():
-    summary = checkov_report()["summary"]
+    summary = checkov_reports()["cloudformation"]["summary"]
     assert summary["checkov_version"] == "3.3.30"  # the pinned one
     assert summary["parsing_errors"] == 0
     assert summary["resource_count"] == len(load_template()["Resources"])
