@@ -158,3 +158,18 @@ def provider(stack: StackProcess, node: str) -> Iterator[Provider]:
     value = Provider(stack, node)
     yield value
     value.close()
+
+
+@pytest.fixture(scope="module")
+def short_stack(node: str) -> Iterator[StackProcess]:
+    """Authorization requests that expire in 3 s."""
+    with StackProcess("SessionTtlSeconds=3", "IssueRateLimitPerMinute=1000",
+                      f"AccessTokenAudience={AUDIENCE}") as process:
+        yield process
+
+
+@pytest.fixture
+def short_provider(short_stack: StackProcess, node: str) -> Iterator[Provider]:
+    value = Provider(short_stack, node)
+    yield value
+    value.close()

@@ -123,3 +123,17 @@ def test_a_wrong_redirect_uri_shows_an_error_page_and_never_redirects(provider, 
     assert page.locator("body[data-outcome=error]").count() == 1
     assert requests_seen and not any(urlsplit(url).hostname == "evil.example.com" for url in requests_seen)
     assert page.url == evil
+
+
+def test_an_unanswered_login_expires_back_to_the_rp_as_access_denied(short_provider, page):
+    registered = short_provider.register()
+    party = short_provider.relying_party(registered)
+    started = party.read()
+    _, callbacks = open_hosted_page(page, started["authorization_url"])
+    url = callback_url(page, callbacks)  # nobody scans: the page itself goes back once the code expired
+    query = parse_qs(urlsplit(url).query)
+    assert query["error"] == ["access_denied"] and "expired" in query["error_description"][0]
+    assert query["iss"] == [short_provider.base_url]
+    party.send({"callback_url": url})
+    result = party.read()
+    assert not result["ok"] and result["error"] == "access_denied", result

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from localcloud.template import ROOT
 from tests.unit.oidc_support import ISSUER, REDIRECT, Registered, Rp, parse_redirect, patch_clock
 
 
@@ -211,7 +212,9 @@ def test_the_widget_script_is_served_by_the_stack_with_cache_headers(rp):
         assert result.status == 200
         assert result.headers["content-type"].startswith("text/javascript")
         assert "max-age" in result.headers["cache-control"]
-    assert "export function createQrLogin" in rp.call("GET", "/qrlogin.js").body
+    served = rp.call("GET", "/qrlogin.js").body
+    assert served == (ROOT / "web" / "qrlogin.js").read_text(encoding="utf-8")  # the widget itself, not a copy
+    assert "export function createQrLogin" in served
 
 
 # -- completion -------------------------------------------------------------------------------------
