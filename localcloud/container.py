@@ -92,8 +92,8 @@ def setup_runtime_logging(environment: Mapping[str, str]) -> logging.Handler:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT, "%Y-%m-%dT%H:%M:%S"))
     handler.addFilter(_stamp_request_id)
     root = logging.getLogger()
-    level = {"TRACE": "DEBUG"}.get(environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper(),
-                                   environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    level = environment.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level  # Python logging has no TRACE
     if level in logging.getLevelNamesMapping():
         root.setLevel(level)
     root.addHandler(handler)
