@@ -1,7 +1,8 @@
 """checkov (pinned in requirements-checkov.txt, its own venv .venv-checkov) on template.yaml.
 
 Every framework that applies runs: CloudFormation's checks, and the secrets
-scan (a key or password written into the template fails it).  No check fails; a check that does not apply to this design is skipped in the
+scan (a key or password written into the template fails it).  No check
+fails; a check that does not apply to this design is skipped in the
 resource's own ``Metadata`` (``checkov: skip: [{id, comment}]``) with its
 reason, so a reader of the template sees why.  The checks the design does
 need (access logs on both APIs, an encrypted on-failure queue) pass outright.
