@@ -47,12 +47,10 @@ FLOWS.append(device_flow)
 def oidc_flow(api: Any, issue: Any, idp: Any, aws: Any) -> None:
     """The OpenID Provider (issue 12): discovery, the hosted page and its scripts, GET and POST /authorize,
     completion, /token with both client authentications (and an ES256 client), /userinfo by GET and POST."""
-    from tests.unit.conftest import Flow
-    from tests.unit.oidc_support import Rp
-
     # A stack whose first signed token is an OIDC one: the token function makes the keys itself.
     from qrlogin import deps
-    from tests.unit.conftest import TABLE_NAME
+    from tests.unit.conftest import TABLE_NAME, Flow
+    from tests.unit.oidc_support import Rp
 
     for item in aws["dynamodb"].scan(TableName=TABLE_NAME)["Items"]:
         if item["pk"]["S"].startswith("signing-key"):
