@@ -173,5 +173,7 @@ def subscribe(store: SessionStore, message: dict[str, Any], connection_id: str, 
     if not ids.is_session_id(session_id) or not ids.is_browser_token(browser_token):
         raise errors.SessionNotFound()
     session = store.attach_connection(session_id, ids.hash_token(browser_token), connection_id)
-    logger.info("connection subscribed", extra={"session_ref": session_ref(session_id), "status": session.status.value})
+    # DEBUG: a subscription is not a state change (the audit trail at INFO is one line per transition).
+    logger.debug("connection subscribed",
+                 extra={"session_ref": session_ref(session_id), "status": session.status.value})
     return session.status_message(now)
