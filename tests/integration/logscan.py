@@ -6,6 +6,9 @@
     secrets.text("client secret", client_secret)              # any other string
     assert secrets.found_in(stdout, stderr) == []              # names and forms, never the secret itself
 
+    for number, pkcs8 in enumerate(signing_keys(dynamodb, kms, table_name)):  # the keys behind the tokens
+        secrets.private_key(f"signing key {number}", pkcs8)
+
 A secret is looked for in each form a log line could carry it: whole; for a
 JWT also its signature part (a line may hold a token cut short); for bytes
 their base64 (with and without padding, and its first 64 characters, a PEM
@@ -18,9 +21,17 @@ than ``MIN_FORM_LENGTH`` are skipped: they would match by chance.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 MIN_FORM_LENGTH = 16
+# What qrlogin.signing binds an encrypted private key to (and, per key, its kid and algorithm).
+PURPOSE = {"purpose": "qrlogin-id-token-signing-key"}
 
 
 @dataclass
@@ -55,6 +66,23 @@ class Secrets:
             "raw (repr)": repr(data)[2:-1],
         })
 
+    def private_key(self, name: str, pkcs8: bytes) -> None:
+        """A private key: its PKCS#8 and its secret number (EC private value, RSA private exponent)."""
+        self.binary(f"{name} (PKCS#8)", pkcs8)
+        numbers: Any = load_der_private_key(pkcs8, password=None).private_numbers()  # type: ignore[union-attr]
+        value = int(numbers.private_value if hasattr(numbers, "private_value") else numbers.d)
+        self.binary(f"{name} (private number)", value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    def kms_signing(self, name: str, token: str) -> None:
+        """What KMS sees and answers when it signs a JWS (``SigningKeyMode=kms``): the signing input
+        (``Sign``'s message) and the signature as KMS returns it (DER for ES256, as is for RS256)."""
+        header, payload, signature = token.split(".")
+        self.binary(f"{name}: KMS Sign message", f"{header}.{payload}".encode("ascii"))
+        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        if len(raw) == 64:  # ES256: r || s
+            raw = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        self.binary(f"{name}: KMS Sign signature", raw)
+
     def __len__(self) -> int:
         return len(self.forms)
 
@@ -63,3 +91,35 @@ class Secrets:
         text = "\n".join(logs).replace("\\", "")
         return [f"{name}: {kind}" for name, forms in self.forms.items()
                 for kind, form in forms.items() if form.replace("\\", "") in text]
+
+
+def _ciphertexts(attributes: dict[str, Any], hints: dict[str, str]) -> Iterator[tuple[bytes, dict[str, str]]]:
+    """Every binary value in an item, nested maps and lists too, with the kid and algorithm beside it."""
+    hints = {**hints, **{name: value["S"] for name, value in attributes.items()
+                         if name in ("kid", "alg", "algorithm") and "S" in value}}
+    for value in attributes.values():
+        if "B" in value:
+            yield bytes(value["B"]), hints
+        for nested in [value.get("M", {})] + [element.get("M", {}) for element in value.get("L", [])]:
+            yield from _ciphertexts(nested, hints)
+
+
+def signing_keys(dynamodb: Any, kms: Any, table_name: str) -> list[bytes]:
+    """The private keys (PKCS#8) stored in the table's ``signing-key*`` items, decrypted with (moto's) KMS."""
+    keys = []
+    for item in dynamodb.scan(TableName=table_name, ConsistentRead=True)["Items"]:
+        pk = item["pk"]["S"]
+        if not pk.startswith("signing-key"):
+            continue
+        algorithm = pk.partition("#")[2]
+        for ciphertext, hints in _ciphertexts(item, {"alg": algorithm} if algorithm else {}):
+            kid, alg = hints.get("kid", ""), hints.get("alg") or hints.get("algorithm", "")
+            for context in ({**PURPOSE, "kid": kid, "alg": alg}, PURPOSE, {}):
+                try:
+                    plaintext = kms.decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"]
+                except ClientError:
+                    continue
+                load_der_private_key(plaintext, password=None)  # it is a private key, not something else
+                keys.append(bytes(plaintext))
+                break
+    return keys

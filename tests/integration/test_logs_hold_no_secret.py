@@ -21,22 +21,16 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from localcloud.cloud import client
 from localcloud.process import StackProcess
 from tests.integration.conftest import Client, Clients
 from tests.integration.device_flow import device_login
-from tests.integration.logscan import Secrets
+from tests.integration.logscan import Secrets, signing_keys
 from tests.integration.oidc_flow import oidc_login
 
 pytestmark = pytest.mark.integration
-
-# What qrlogin.signing binds an encrypted private key to (and, per key, its kid and algorithm).
-PURPOSE = {"purpose": "qrlogin-id-token-signing-key"}
-
 
 def b64url_decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
@@ -75,47 +69,6 @@ async def qr_login(api: Client, secrets: Secrets) -> None:
 FLOWS: list[Callable[[Client, Secrets], Awaitable[None]]] = [qr_login, oidc_login, device_login]
 
 
-def ciphertexts(attributes: dict[str, Any], hints: dict[str, str]) -> Iterator[tuple[bytes, dict[str, str]]]:
-    """Every binary value in an item, nested maps and lists too, with the kid and algorithm beside it."""
-    hints = {**hints, **{name: value["S"] for name, value in attributes.items()
-                         if name in ("kid", "alg", "algorithm") and "S" in value}}
-    for value in attributes.values():
-        if "B" in value:
-            yield bytes(value["B"]), hints
-        for nested in [value.get("M", {})] + [element.get("M", {}) for element in value.get("L", [])]:
-            yield from ciphertexts(nested, hints)
-
-
-def signing_key_material(info: dict[str, Any]) -> list[bytes]:
-    """The private keys (PKCS#8) in the signing-key* items, decrypted with moto's KMS."""
-    dynamodb, kms = client("dynamodb", info["aws_endpoint"]), client("kms", info["aws_endpoint"])
-    items = dynamodb.scan(TableName=info["table_name"], ConsistentRead=True)["Items"]
-    keys = []
-    for item in items:
-        pk = item["pk"]["S"]
-        if not pk.startswith("signing-key"):
-            continue
-        algorithm = pk.partition("#")[2]
-        for ciphertext, hints in ciphertexts(item, {"alg": algorithm} if algorithm else {}):
-            kid, alg = hints.get("kid", ""), hints.get("alg") or hints.get("algorithm", "")
-            for context in ({**PURPOSE, "kid": kid, "alg": alg}, PURPOSE, {}):
-                try:
-                    plaintext = kms.decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"]
-                except ClientError:
-                    continue
-                load_der_private_key(plaintext, password=None)  # it is a private key, not something else
-                keys.append(bytes(plaintext))
-                break
-    return keys
-
-
-def private_numbers(pkcs8: bytes) -> bytes:
-    """The key's secret number: an EC key's private value, an RSA key's private exponent."""
-    numbers: Any = load_der_private_key(pkcs8, password=None).private_numbers()  # type: ignore[union-attr]
-    value = int(numbers.private_value if hasattr(numbers, "private_value") else numbers.d)
-    return value.to_bytes((value.bit_length() + 7) // 8, "big")
-
-
 @pytest.fixture(scope="module", params=["envelope", "kms"])
 def debug_logs(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str, Secrets]]:
     """(signing mode, stdout, stderr, secrets) of a LogLevel=DEBUG stack after every flow ran."""
@@ -130,14 +83,14 @@ def debug_logs(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, str, 
                 return await api.stack_info()
 
         info = asyncio.run(asyncio.wait_for(run_flows(), timeout=120))
-        keys = signing_key_material(info)
+        endpoint = info["aws_endpoint"]
+        keys = signing_keys(client("dynamodb", endpoint), client("kms", endpoint), info["table_name"])
         stack.stop()  # every line written and drained
         stdout, stderr = "\n".join(stack.output()), stack.stderr()
     if mode == "envelope":
         assert keys, "no signing-key item could be decrypted: the key's forms would not be searched"
     for number, pkcs8 in enumerate(keys):
-        secrets.binary(f"PKCS#8 signing key {number}", pkcs8)
-        secrets.binary(f"signing key {number}: private number", private_numbers(pkcs8))
+        secrets.private_key(f"signing key {number}", pkcs8)
     yield mode, stdout, stderr, secrets
 
 
