@@ -558,3 +558,22 @@ def test_an_unreachable_introspection_endpoint_is_503_and_never_a_transition(flo
 
     assert_error(result, 503, "auth_unavailable")
     assert read_item(login.session_id) == before
+
+
+@pytest.mark.parametrize("missing", ["PHONE_JWT_ISSUER", "PHONE_JWT_AUDIENCE"])
+def test_a_container_without_whom_tokens_are_for_refuses_every_phone_and_logs_the_setting(
+        flow, monkeypatch, all_output, read_item, missing):
+    # Given a pending session, then a container started with the setting left empty (the template's Rules
+    # stop such a deploy; this is the cold start's own check)
+    login = flow.issue()
+    before = read_item(login.session_id)
+    monkeypatch.setenv(missing, "")
+    deps.reset()
+
+    # When a phone scans with a token the development IdP issued
+    result = flow.api.http("POST", f"/sessions/{login.session_id}/scan", token=flow.tokens["alice"])
+
+    # Then nobody is logged in: the phone gets a plain 500, the log names what to set, and the session is unchanged
+    assert result.status == 500 and result.body["error"] == "internal_error"
+    assert missing in all_output()
+    assert read_item(login.session_id) == before
