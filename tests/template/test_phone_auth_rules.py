@@ -87,3 +87,25 @@ def test_in_introspection_mode_only_confirm_reads_only_the_named_secret():
     # The secret's ARN: its name and the six random characters Secrets Manager appends, nothing wider.
     assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:"
                                                 "${AWS::AccountId}:secret:${IntrospectionSecretName}-??????"}
+
+
+def test_the_policy_names_exactly_the_arn_secrets_manager_gives_that_secret():
+    import fnmatch
+
+    import boto3
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    # Given the secrets Secrets Manager (moto) makes for the name, and for a longer name that starts the same
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        ours = client.create_secret(Name="qrlogin/introspection", SecretString="{}")["ARN"]
+        other = client.create_secret(Name="qrlogin/introspection-admin", SecretString="{}")["ARN"]
+
+    # Then the statement's resource (IAM's ? is one character, as fnmatch's) covers ours and not the other
+    template = _secret_statements(INTROSPECTION)["ConfirmFunction"][0]["Resource"]["Fn::Sub"]
+    resource = (template.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-east-1")
+                .replace("${AWS::AccountId}", DEFAULT_ACCOUNT_ID)
+                .replace("${IntrospectionSecretName}", INTROSPECTION["IntrospectionSecretName"]))
+    assert fnmatch.fnmatchcase(ours, resource)
+    assert not fnmatch.fnmatchcase(other, resource)
