@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +35,7 @@ from qrlogin.sessions import PhoneUser
 AUTH_TIMEOUT_SECONDS = 2.0
 MAX_ANSWER_BYTES = 64 * 1024
 REREAD_COOLDOWN_SECONDS = 30.0
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 # token_type / typ / token_use values that name an access token (RFC 7662 §2.2 names the
 # type as in RFC 6749 §7.1: Bearer; Keycloak says typ "Bearer"; Ory says token_use "access_token").
 ACCESS_TOKEN_MARKERS = {"token_type": ("bearer", "access_token", "urn:ietf:params:oauth:token-type:access_token"),
@@ -192,8 +194,9 @@ class IntrospectionPhoneTokenVerifier:
         if status == 400 and error == "unsupported_token_type":
             return {"active": False}  # e.g. a JWT at a server that introspects only its opaque tokens
         if status in (400, 401, 403):
-            raise Misconfigured(f"the introspection endpoint refused our request: {status} "
-                                f"{error if isinstance(error, str) else ''}".rstrip()[:200])
+            # Only an OAuth error code goes to the log: the server's text is not ours to repeat.
+            code = error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else ""
+            raise Misconfigured(f"the introspection endpoint refused our request: {status} {code}".rstrip())
         logger.warning("introspection endpoint failed", extra={"status_code": status, "url": self.url})
         raise errors.AuthUnavailable()
 
