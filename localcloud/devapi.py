@@ -84,7 +84,6 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
         answer = {**client.describe(), **({"client_secret": secret} if secret else {})}
         return web.json_response(answer, status=201, headers={"Cache-Control": "no-store"})
 
-
     async def stack(request: web.Request) -> web.Response:
         return web.json_response(stack_info())
 

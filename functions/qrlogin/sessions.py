@@ -55,11 +55,11 @@ class Session:
     user_name: str | None = None
     auth_time: int | None = None
     connections: frozenset[str] = field(default_factory=frozenset)
-    # The typed code (DESIGN §8), stored without its dash; minted on request.
-    user_code: str | None = None
     # What an authorization request (DESIGN §8) binds to the session: client_id,
     # redirect_uri, code_challenge, nonce, state, scope (store.BOUND_FIELDS).
     bound: dict[str, str] = field(default_factory=dict)
+    # The typed code (DESIGN §8), stored without its dash; minted on request.
+    user_code: str | None = None
 
     def effective_status(self, now: float) -> Status:
         if self.status not in SETTLED and now >= self.expires_at:
