@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oidc import page
 from qrlogin import deps, service
+from qrlogin import errors as domain_errors
 from qrlogin.config import get_settings
 from qrlogin.http import json_object, json_response, source_ip, user_agent
 from qrlogin.oauth import authorize, errors
@@ -67,8 +68,14 @@ def _authorization(read_params: Callable[[APIGatewayHttpResolver], dict[str, lis
         logger.info("authorization request refused", extra={"error": refusal.error.code})
         return _redirect(authorize.error_redirect(refusal.redirect_uri, refusal.error, refusal.state, issuer))
     now = time.time()
-    issued = service.issue_session(deps.store(), settings, source_ip=source_ip(app), user_agent=user_agent(app),
-                                   now=now, bound=request.bound())
+    try:
+        issued = service.issue_session(deps.store(), settings, source_ip=source_ip(app),
+                                       user_agent=user_agent(app), now=now, bound=request.bound())
+    except (domain_errors.RateLimited, domain_errors.ServiceUnavailable):
+        # The client and its redirect_uri are known good: tell it, as RFC 6749 §4.1.2.1 says, and
+        # it can retry later; the browser is not left on a JSON error.
+        busy = errors.TemporarilyUnavailable("Too many sign-in requests right now; try again in a minute.")
+        return _redirect(authorize.error_redirect(request.redirect_uri, busy, request.state, issuer))
     logger.info("authorization request started", extra={"session_ref": session_ref(issued.session.session_id),
                                                         "client_id": request.client.client_id})
     body = service.issued_body(issued, settings, svg_for(issued.qr_url), now)

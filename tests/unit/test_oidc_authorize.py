@@ -319,3 +319,15 @@ def test_a_posted_request_with_a_bad_redirect_uri_gets_the_error_page(rp, sessio
 def test_a_posted_request_that_is_not_a_form_gets_the_error_page(rp):
     result = rp.call("POST", "/authorize", body=b'{"client_id": "x"}', headers={"content-type": "application/json"})
     refused_without_redirect(result)
+
+
+def test_a_rate_limited_request_goes_back_to_the_client_as_temporarily_unavailable(rp, sessions, monkeypatch):
+    from qrlogin import deps
+
+    monkeypatch.setenv("ISSUE_RATE_LIMIT_PER_MINUTE", "1")
+    deps.reset()
+    client = rp.register()
+    assert rp.authorize(client).status == 200
+    query = error_at_client(rp.authorize(client, state="busy"), "busy")
+    assert query["error"] == "temporarily_unavailable"
+    assert sessions() == 1
