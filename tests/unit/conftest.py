@@ -98,6 +98,8 @@ def settings_env(tmp_path, idp, monkeypatch, signing_mode) -> dict[str, str]:
         "ISSUE_RATE_LIMIT_PER_MINUTE": "30",
         "OIDC_ISSUER": "",
         "ACCESS_TOKEN_AUDIENCE": "https://api.example.com",
+        "DEVICE_CODE_TTL_SECONDS": "600",
+        "DEVICE_POLL_INTERVAL_SECONDS": "5",
         "POWERTOOLS_METRICS_NAMESPACE": "qrlogin",
     }
     for name in list(os.environ):

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 
 from qrlogin import ids
-from qrlogin.config import Settings
+from qrlogin.config import MissingSetting, Settings
 from qrlogin.device import DeviceGrantStore, session_of_device_code, verification_uri_of
 from qrlogin.oauth import errors as oauth_errors
 from qrlogin.store import SessionStore
@@ -90,7 +90,7 @@ def test_device_authorization_response_has_every_field_of_rfc_8628_3_2(rp, clock
     client = rp.register()
     result = authorize(rp, client, scope="openid profile")
     assert result.status == 200, result.body
-    assert result.headers["cache-control"] == "no-store"
+    assert (result.headers["cache-control"], result.headers["pragma"]) == ("no-store", "no-cache")
     body = result.body
     assert set(body) == {"device_code", "user_code", "verification_uri", "verification_uri_complete",
                          "expires_in", "interval"}
@@ -148,6 +148,26 @@ def test_a_wrong_client_secret_is_invalid_client_and_makes_no_session(rp, aws):
     oauth_error(result, 401, "invalid_client")
     items = aws["dynamodb"].scan(TableName=TABLE_NAME)["Items"]
     assert not [i for i in items if i["pk"]["S"].startswith(("session#", "usercode#"))]
+
+
+def test_unknown_parameters_are_ignored(rp):
+    # RFC 6749 §3.2 (the token endpoint's rules, which RFC 8628 §3.1 applies here): ignore what is not known
+    body = started(rp, rp.register(), scope="openid", acr_values="x", audience="y")
+    assert CODE_SHAPE.fullmatch(body["user_code"])
+
+
+def test_a_confidential_client_must_authenticate_to_poll(rp):
+    # RFC 8628 §3.4: a client issued credentials authenticates at the token endpoint (RFC 6749 §3.2.1)
+    client = rp.register()
+    body = started(rp, client)
+    approve(rp, body)
+    form = {"grant_type": DEVICE_GRANT, "device_code": body["device_code"]}
+    oauth_error(rp.token(form, rp=client, auth="none"), 401, "invalid_client")
+    wrong = rp.token(form, headers={"authorization": "Basic " + base64.b64encode(
+        f"{client.client_id}:not-the-secret".encode()).decode()})
+    oauth_error(wrong, 401, "invalid_client")
+    # and the refusals spent nothing: with its secret the client gets the tokens
+    assert poll(rp, client, body["device_code"]).status == 200
 
 
 def test_an_unknown_client_is_invalid_client(rp):
@@ -351,3 +371,19 @@ def test_twenty_polls_racing_on_an_approved_grant_one_gets_tokens(rp, settings_e
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         outcomes = Counter(pool.map(one, range(THREADS)))
     assert outcomes == {"tokens": 1, "invalid_grant": THREADS - 1}
+
+
+# -- settings ----------------------------------------------------------------------------------------
+
+
+def test_device_settings_parse_default_and_fail_by_name(settings_env):
+    env = dict(settings_env)
+    parsed = Settings.from_env({**env, "DEVICE_CODE_TTL_SECONDS": "900", "DEVICE_POLL_INTERVAL_SECONDS": "2"})
+    assert (parsed.device_code_ttl_seconds, parsed.device_poll_interval_seconds) == (900, 2)
+    absent = {k: v for k, v in env.items() if not k.startswith("DEVICE_")}
+    defaults = Settings.from_env(absent)
+    assert (defaults.device_code_ttl_seconds, defaults.device_poll_interval_seconds) == (600, 5)
+    for name in ("DEVICE_CODE_TTL_SECONDS", "DEVICE_POLL_INTERVAL_SECONDS"):
+        for bad in ("0", "five"):
+            with pytest.raises(MissingSetting, match=name):
+                Settings.from_env({**env, name: bad})
