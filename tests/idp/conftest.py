@@ -72,6 +72,14 @@ class OidcProvider:
         HANDLED.append(token)
         return str(token)
 
+    def rotate_introspector_secret(self) -> str:
+        """A new client secret for qrlogin-introspector at the provider; the old one is refused from now on."""
+        answer = _json(f"{self.issuer}/test/rotate", "POST", {"client_id": "qrlogin-introspector"})
+        secret = str(answer["client_secret"])
+        self.secrets["qrlogin-introspector"] = secret
+        HANDLED.append(secret)
+        return secret
+
     def revoke(self, token: str, client_id: str = "phone-app") -> None:
         """The provider's own revocation endpoint (RFC 7009), authenticated as the token's client."""
         import base64

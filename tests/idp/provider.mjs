@@ -7,11 +7,13 @@
 //   requires client authentication (client_secret_basic) as it does by default.
 // - Clients: "qrlogin-introspector" (what the stack presents when it introspects), "phone-app"
 //   (the product's mobile app) and "other-app" (another app of the same provider).
+// - POST /test/rotate {client_id} -> {client_secret}: a new secret for "qrlogin-introspector", which is
+//   a registered (adapter-stored) client so that its metadata can change while the provider runs.
 // - POST /test/mint {kind, sub, client_id, resource?, scope?, expired?} -> {token}: a test-only route
 //   that mints a user's token with the provider's own token classes (no interactive login here).
 //   kind: "jwt" (access token for resource), "opaque" (access token), "refresh" (refresh token).
 //   Everything else (JWKS, discovery, introspection, revocation) is the provider's own endpoints.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -44,7 +46,6 @@ const client = (clientId, extra = {}) => ({
 const provider = new Provider(issuer, {
   jwks: { keys: [jwk] },
   clients: [
-    client('qrlogin-introspector', { grant_types: [], response_types: [], redirect_uris: [] }),
     client('phone-app'),
     client('other-app'),
   ],
@@ -67,6 +68,19 @@ const provider = new Provider(issuer, {
     return { accountId: sub, async claims() { return { sub, name: sub }; } };
   },
 });
+
+// qrlogin's own client: stored like a dynamically registered one, so a rotation takes effect at once.
+const introspector = (secret) => client('qrlogin-introspector', {
+  client_secret: secret, grant_types: [], response_types: [], redirect_uris: [],
+});
+await provider.Client.adapter.upsert('qrlogin-introspector', introspector(SECRETS['qrlogin-introspector'] || 'qrlogin-introspector-secret'));
+
+async function rotate({ client_id: clientId }) {
+  if (clientId !== 'qrlogin-introspector') throw new Error('only qrlogin-introspector rotates');
+  const secret = `rotated-${randomBytes(24).toString('base64url')}`;
+  await provider.Client.adapter.upsert(clientId, introspector(secret));
+  return { client_secret: secret };
+}
 
 async function mint({
   kind, sub, client_id: clientId, resource = API, scope = 'openid qrlogin/approve', expired = false,
@@ -92,13 +106,14 @@ async function mint({
 
 const callback = provider.callback();
 server.on('request', (req, res) => {
-  if (req.method === 'POST' && req.url === '/test/mint') {
+  const test = { '/test/mint': async (body) => ({ token: await mint(body) }), '/test/rotate': rotate }[req.url];
+  if (req.method === 'POST' && test) {
     let body = '';
     req.on('data', (chunk) => { body += chunk; });
     req.on('end', async () => {
       try {
-        const token = await mint(JSON.parse(body));
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token }));
+        const answer = await test(JSON.parse(body));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       } catch (error) {
         res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) }));
       }

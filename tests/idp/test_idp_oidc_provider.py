@@ -23,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 pytestmark = pytest.mark.idp
+SECRET_NAME = "qrlogin/introspection"
 # Loopback calls never go through a proxy the environment may name.
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -134,6 +135,22 @@ def test_a_token_the_server_does_not_vouch_for_this_app_is_401(introspecting_sta
     login = introspecting_stack.login()
     refused(introspecting_stack.phone("scan", login, mint(oidc_provider)), case)
     assert introspecting_stack.status(login)["status"] == "pending"
+
+
+def test_a_rotated_secret_is_read_again_on_the_first_refusal_and_phones_keep_logging_in(
+        introspecting_stack, oidc_provider):
+    # Given the stack introspecting with the secret it read on an earlier scan
+    earlier = introspecting_stack.phone("scan", introspecting_stack.login(), oidc_provider.mint("opaque", "bob"))
+    assert earlier.status == 200
+
+    # When the operator rotates the client secret: in Secrets Manager, then at the provider
+    secret = oidc_provider.rotate_introspector_secret()
+    introspecting_stack.put_secret(SECRET_NAME, {"client_id": "qrlogin-introspector", "client_secret": secret})
+
+    # Then the next phone still logs in (no redeploy): the provider's 401 made the stack read the secret again
+    reply = introspecting_stack.phone("scan", introspecting_stack.login(), oidc_provider.mint("opaque", "bob"))
+    assert reply.status == 200, f"after a secret rotation every phone is refused until a redeploy: {reply.body}"
+    assert "reading the secret again" in introspecting_stack.log()
 
 
 def test_our_own_credentials_refused_is_503_logged_by_name_never_with_the_secret(stacks, oidc_provider):

@@ -185,6 +185,8 @@ class IntrospectionPhoneTokenVerifier:
         status, body = self.post(self.url, form, self.credentials.get().basic_authorization(), self.timeout)
         if status == 401 and self._may_reread():
             # Our credentials were refused: the secret may have been rotated since we read it.
+            logger.info("introspection credentials refused; reading the secret again",
+                        extra={"secret_name": getattr(self.credentials, "secret_name", "")})
             status, body = self.post(self.url, form, self.credentials.get(reread=True).basic_authorization(),
                                      self.timeout)
         answer = _json(body)
