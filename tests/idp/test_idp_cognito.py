@@ -9,13 +9,17 @@ own host), PhoneJwtAudience empty (Cognito access tokens carry no aud).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
+import urllib.request
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
+from localcloud.template import ROOT
 from qrlogin.phone_auth import JwtPhoneTokenVerifier, TokenPolicy
 from qrlogin.sessions import PhoneUser
 
@@ -70,8 +74,7 @@ def test_the_id_token_of_the_configured_app_client_scans(stack, cognito, pool):
 
 # -- refused -----------------------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(("case", "token_of"), [
+CASES = [
     ("another app client's access token", lambda cognito, pools: cognito.tokens(pools[0], "other-app")["AccessToken"]),
     ("another app client's id token", lambda cognito, pools: cognito.tokens(pools[0], "other-app")["IdToken"]),
     ("another pool's access token", lambda cognito, pools: cognito.tokens(pools[1], "phone-app")["AccessToken"]),
@@ -82,7 +85,10 @@ def test_the_id_token_of_the_configured_app_client_scans(stack, cognito, pool):
     ("an access token signed by another key", lambda cognito, pools: resigned(
         cognito.tokens(pools[0], "phone-app")["AccessToken"],
         rsa.generate_private_key(public_exponent=65537, key_size=2048))),
-])
+]
+
+
+@pytest.mark.parametrize(("case", "token_of"), CASES)
 def test_a_token_not_meant_for_this_stack_is_401_and_changes_nothing(stack, cognito, case, token_of):
     # Given a pending login
     login = stack.login()
@@ -122,3 +128,25 @@ def test_a_required_scope_admits_access_tokens_that_carry_it_and_refuses_others(
         verifier("qrlogin/approve").verify(tokens["AccessToken"])
     with pytest.raises(errors.Unauthorized, match="scope"):
         verifier("aws.cognito.signin.user.admin").verify(tokens["IdToken"])
+
+
+# -- the same verdicts as AWS's own verifier ----------------------------------------------------
+
+
+def test_the_stack_accepts_and_refuses_exactly_what_aws_jwt_verify_does(stack, cognito, pool):
+    # Given every token above, and aws-jwt-verify's CognitoJwtVerifier for the same pool and app client
+    tokens = cognito.tokens(pool, "phone-app")
+    judged = {"access token": tokens["AccessToken"], "id token": tokens["IdToken"],
+              **{case: token_of(cognito, cognito.pools) for case, token_of in CASES}}
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(pool.jwks_url, timeout=10) as response:
+        jwks = json.loads(response.read())
+    request = {"userPoolId": pool.pool_id, "clientId": pool.clients["phone-app"], "jwks": jwks, "tokens": judged}
+    node = shutil.which("node") or "node"
+    result = subprocess.run([node, str(ROOT / "tests" / "idp" / "aws_jwt_verify.mjs")], input=json.dumps(request),
+                            capture_output=True, text=True, timeout=60, check=True, cwd=ROOT)
+    theirs = {case: verdict == "accepted" for case, verdict in json.loads(result.stdout).items()}
+
+    # Then the stack lets exactly the same tokens scan
+    ours = {case: stack.phone("scan", stack.login(), token).status == 200 for case, token in judged.items()}
+    assert ours == theirs, "qrlogin and aws-jwt-verify disagree on which Cognito tokens log a user in"
+    assert theirs["access token"] and theirs["id token"]
