@@ -27,13 +27,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 
 class LeanFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON lines without what the log group already says.
+    """Powertools' JSON lines without what the log group or CloudWatch already says.
 
     Each function logs to its own log group, so its name, ARN and memory size
     on every line only add bytes (CloudWatch Logs bills ingestion per byte).
+    CloudWatch stamps every event with its time, the service is the stack,
+    and with Lambda's own START/END/REPORT lines off there is nothing to join
+    the function's request id to: the API Gateway request id
+    (``correlation_id``) is what ties a line to its access log line.
     """
 
-    REDUNDANT = ("function_name", "function_arn", "function_memory_size", "location")
+    REDUNDANT = ("function_name", "function_arn", "function_memory_size", "location",
+                 "timestamp", "service", "cold_start", "function_request_id")
 
     def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
         lean: dict[str, Any] = {key: value for key, value in log.items() if key not in self.REDUNDANT}
@@ -66,6 +71,23 @@ def session_ref(session_id: str) -> str:
     return base64.urlsafe_b64encode(digest[:9]).decode("ascii")
 
 
+# Counted from their INFO audit line by an AWS::Logs::MetricFilter in template.yaml
+# (tests/template/test_metric_filters.py): while that line is written, an EMF
+# document for them would count twice and cost about 200 bytes each.
+AUDITED = frozenset({
+    "SessionIssued", "SessionScanned", "SessionConfirmed", "SessionDenied", "SessionCancelled", "SessionRedeemed",
+    "UserCodeMinted", "UserCodeResolved", "UserCodeMissed", "AuthorizationCompleted", "AuthorizationDenied",
+    "AuthorizationCodeExchanged", "DeviceCodeExchanged", "DeviceAuthorized",
+})
+
+
 def count(event_name: str) -> None:
-    """One EMF count per state transition (and per rejected request kind)."""
+    """One count per state transition (and per rejected request kind).
+
+    An audited transition is counted by the template's metric filter on its
+    INFO line; with INFO off (LogLevel WARN or ERROR) it is an EMF count like
+    the others.
+    """
+    if event_name in AUDITED and logger.log_level <= logging.INFO:
+        return
     metrics.add_metric(name=event_name, unit=MetricUnit.Count, value=1)

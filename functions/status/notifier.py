@@ -34,8 +34,10 @@ def push_status(record: DynamoDBRecord) -> None:
     failed = False
     for connection_id in sorted(session.connections):
         try:
+            # No per-push count: each push follows a transition its metric filter counts already, and an
+            # EMF document per push would be most of a login's log bytes (docs/performance.md). What can
+            # go wrong is counted: ConnectionGone below, failed batches in the notifier's failure queue.
             deps.connections().post_to_connection(ConnectionId=connection_id, Data=data)
-            count("StatusPushed")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "GoneException":
                 deps.store().detach_connection(session.session_id, connection_id)

@@ -24,6 +24,7 @@ import pytest
 
 import tests.unit.conftest as unit
 from localcloud.template import functions, load_template, resources_of_type
+from qrlogin import observability
 from qrlogin.observability import logger as powertools_logger
 from tests.template.test_least_privilege import run_every_flow, websocket_settings  # noqa: F401
 
@@ -131,3 +132,25 @@ def test_a_repeated_call_is_not_counted_again(lines_by_log_group):
                    if p["Properties"]["MetricTransformations"][0]["MetricName"] == "SessionScanned")
     assert not matches(scanned, repeat)
     assert matches(scanned, {"level": "INFO", "message": "session scanned"})
+
+
+def test_the_functions_skip_the_emf_count_of_exactly_the_metrics_the_filters_count():
+    # The audited names in the code are the template's filtered names: none counted twice, none lost
+    filtered = {p["Properties"]["MetricTransformations"][0]["MetricName"] for p in FILTERS.values()}
+    assert filtered == observability.AUDITED
+
+
+@pytest.mark.parametrize(("level", "audited_as_emf"), [("INFO", False), ("DEBUG", False), ("WARNING", True)])
+def test_an_audited_transition_is_an_emf_count_only_while_its_info_line_is_off(level, audited_as_emf):
+    before = powertools_logger.log_level
+    powertools_logger.setLevel(level)
+    try:
+        observability.metrics.clear_metrics()
+        observability.count("SessionScanned")  # audited: a metric filter counts its INFO line
+        observability.count("ConnectionGone")  # not audited (it has no INFO line): always EMF
+        recorded = set(observability.metrics.metric_set)
+    finally:
+        observability.metrics.clear_metrics()
+        powertools_logger.setLevel(before)
+    assert "ConnectionGone" in recorded
+    assert ("SessionScanned" in recorded) is audited_as_emf
