@@ -144,14 +144,13 @@ class DeviceGrantStore:
         self.sessions = sessions
         self.settings = settings
 
-    def _update(self, session_id: str, update: str, condition: str, values: Item,
-                names: dict[str, str] | None = None) -> tuple[bool, Item]:
+    def _update(self, session_id: str, update: str, condition: str, values: Item) -> tuple[bool, Item]:
         """One conditional UpdateItem: (True, new item) or (False, the item as it was)."""
         try:
             response = self.sessions.client.update_item(
                 TableName=self.sessions.table_name, Key=session_key(session_id),
                 UpdateExpression=update, ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status", **(names or {})},
+                ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from localcloud.process import StackProcess
-from tests.browser.helpers import WAIT_MS, open_login
+from tests.browser.helpers import WAIT_MS, is_issue, open_login
 
 pytestmark = pytest.mark.browser
 
@@ -75,3 +75,18 @@ def test_the_phone_simulator_says_a_wrong_code_plainly(phone_page: Page, stack: 
     field.fill("BBBB-BBBB")
     phone_page.get_by_role("button", name="Enter code").click()
     expect(phone_page.locator("#home-error")).to_contain_text("No login is waiting for that code")
+
+
+def test_a_code_on_screen_is_not_rotated_away(page: Page, short_stack: StackProcess) -> None:
+    # Given a short-lived code (6 s; the widget would rotate it a fifth before expiry) whose typed code is shown
+    issues: list[str] = []
+    page.on("request", lambda request: issues.append(request.url) if is_issue(request) else None)
+    issued = open_login(page, short_stack.base_url)
+    page.get_by_role("button", name="Can't scan? Use a code").click()
+    widget = page.locator(".qrl")
+    expect(widget).to_have_attribute("data-user-code", CODE)
+
+    # When its lifetime runs out, Then that session expired on screen instead of being replaced while typed
+    expect(widget).to_have_attribute("data-state", "expired", timeout=15_000)
+    expect(widget).to_have_attribute("data-session-id", issued["session_id"])
+    assert len(issues) == 1, issues
