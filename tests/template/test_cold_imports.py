@@ -72,3 +72,32 @@ def test_a_handler_imports_no_resolver_it_does_not_use(function_name):
     # And only the function that verifies phone tokens imports their verifiers (urllib, http.client)
     if function_name != "ConfirmFunction":
         assert "qrlogin.phone_auth.jwt_mode" not in loaded and "qrlogin.phone_auth.introspection" not in loaded
+
+
+def test_verifying_a_phone_token_imports_neither_pyjwt_nor_the_rest_of_cryptography():
+    # Given a fresh interpreter that verifies an ES256 phone token as the confirm function's first request does
+    probe = (
+        "import base64, json, sys, time\n"
+        "from cryptography.hazmat.primitives import hashes\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, utils\n"
+        "from qrlogin.phone_auth.claims import TokenPolicy\n"
+        "from qrlogin.phone_auth.jwks import JwksCache\n"
+        "from qrlogin.phone_auth.jwt_mode import JwtPhoneTokenVerifier\n"
+        "b64 = lambda d: base64.urlsafe_b64encode(d).rstrip(b'=').decode()\n"
+        "key = ec.generate_private_key(ec.SECP256R1()); pub = key.public_key().public_numbers()\n"
+        "jwk = {'kty': 'EC', 'crv': 'P-256', 'kid': 'k', 'x': b64(pub.x.to_bytes(32, 'big')),\n"
+        "       'y': b64(pub.y.to_bytes(32, 'big'))}\n"
+        "head = b64(json.dumps({'alg': 'ES256', 'kid': 'k'}).encode())\n"
+        "body = b64(json.dumps({'iss': 'https://i', 'sub': 'alice', 'aud': 'a', 'exp': time.time() + 60}).encode())\n"
+        "r, s = utils.decode_dss_signature(key.sign(f'{head}.{body}'.encode(), ec.ECDSA(hashes.SHA256())))\n"
+        "token = f'{head}.{body}.' + b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))\n"
+        "verifier = JwtPhoneTokenVerifier('https://i', 'https://i/jwks', TokenPolicy(audience='a'),\n"
+        "    jwks=JwksCache('https://i/jwks', fetch=lambda url, timeout: {'keys': [jwk]}))\n"
+        "user = verifier.verify(token)\n"
+        "print(json.dumps({'sub': user.sub, 'jwt': 'jwt' in sys.modules,\n"
+        "                  'x509': 'cryptography.x509' in sys.modules}))\n"
+    )
+    result = fresh(probe)
+    assert result.returncode == 0, result.stderr
+    # Then it verified, and PyJWT (which imports cryptography's x509, SSH and cipher modules) never loaded
+    assert json.loads(result.stdout) == {"sub": "alice", "jwt": False, "x509": False}

@@ -10,8 +10,9 @@ Two modes, chosen by ``PHONE_AUTH_MODE``:
 Both then apply one policy (claims.py): the token must be for this stack's
 audience or app client (Cognito access and id tokens included), and carry
 the required scope if one is set.  Neither the token nor anything derived
-from it is logged or echoed.  Importing this package costs nothing: jwt,
-cryptography and boto3 load on first use.
+from it is logged or echoed.  Importing this package costs nothing:
+cryptography's primitives (jws.py verifies signatures with them, not
+PyJWT, for the confirm function's cold start) and boto3 load on first use.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class JwksCache:
 
     @staticmethod
     def _parse(document: Any) -> dict[str, Any]:
-        import jwt
+        from qrlogin.phone_auth import jws
 
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise errors.AuthUnavailable()  # not a JWKS: as good as no answer
@@ -108,7 +108,7 @@ class JwksCache:
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or not isinstance(entry.get("kid"), str):
                 continue
             try:
-                keys[entry["kid"]] = jwt.PyJWK(entry)
-            except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+                keys[entry["kid"]] = jws.public_key(entry)
+            except (jws.JwsError, ValueError, TypeError, KeyError):
                 continue  # a key type we do not use, or a broken entry
         return keys

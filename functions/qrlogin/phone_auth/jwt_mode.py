@@ -10,9 +10,10 @@ the audience or app client id, Cognito's ``token_use``, the required scope.
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
 
 from qrlogin import errors
+from qrlogin.phone_auth import jws
 from qrlogin.phone_auth.claims import TokenPolicy, check_bearer_token, user_from_claims
 from qrlogin.phone_auth.jwks import FETCH_TIMEOUT_SECONDS, JwksCache
 from qrlogin.sessions import PhoneUser
@@ -25,17 +26,14 @@ LEEWAY_SECONDS = 30
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
-def _header(token: str) -> dict[str, Any]:
-    import jwt
-
+def _parse(token: str) -> jws.Jws:
     check_bearer_token(token)
     if not _COMPACT_JWS.fullmatch(token):
         raise errors.Unauthorized("The user token is malformed.")
     try:
-        header = jwt.get_unverified_header(token)
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+        return jws.parse(token)
+    except jws.JwsError:
         raise errors.Unauthorized("The user token is malformed.") from None
-    return header
 
 
 class JwtPhoneTokenVerifier:
@@ -48,9 +46,8 @@ class JwtPhoneTokenVerifier:
         self.jwks = jwks or JwksCache(jwks_url, timeout)
 
     def verify(self, token: str) -> PhoneUser:
-        import jwt
-
-        header = _header(token)
+        parsed = _parse(token)
+        header = parsed.header
         algorithm = header.get("alg")
         if algorithm not in ALLOWED_ALGORITHMS:
             raise errors.Unauthorized("The user token's algorithm is not accepted.")
@@ -66,18 +63,12 @@ class JwtPhoneTokenVerifier:
         if key.algorithm_name != algorithm:
             raise errors.Unauthorized("The user token's algorithm does not match its key.")
         try:
-            claims = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=[algorithm],
-                issuer=self.issuer,
-                # The audience is the policy's: Cognito access tokens carry client_id, not aud.
-                options={"require": ["exp", "iss", "sub"], "verify_aud": False},
-                leeway=LEEWAY_SECONDS,
-            )
-        except jwt.ExpiredSignatureError:
+            # The audience is the policy's: Cognito access tokens carry client_id, not aud.
+            claims = jws.verified_claims(parsed, key, issuer=self.issuer, now=time.time(), leeway=LEEWAY_SECONDS,
+                                         required=("exp", "iss", "sub"))
+        except jws.ExpiredError:
             raise errors.Unauthorized("The user token has expired.") from None
-        except (jwt.InvalidTokenError, ValueError, TypeError):
+        except jws.JwsError:
             raise errors.Unauthorized("The user token is not valid.") from None
         self.policy.check(claims)
         return user_from_claims(claims)
