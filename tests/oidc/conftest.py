@@ -56,7 +56,7 @@ def chromium_path() -> Path:
 
 @pytest.fixture(scope="package")
 def stack(node: str) -> Iterator[StackProcess]:
-    # DevicePollIntervalSeconds=1: device logins (test_device_flow.py) take seconds, not tens of them.
+    # DevicePollIntervalSeconds=1: device logins (test_openid_client_device.py) take seconds, not tens of them.
     with StackProcess("IssueRateLimitPerMinute=1000", f"AccessTokenAudience={AUDIENCE}",
                       "DevicePollIntervalSeconds=1") as process:
         yield process
