@@ -13,6 +13,7 @@ a dashboard.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import logging
@@ -22,7 +23,6 @@ from typing import Any
 
 import pytest
 
-import tests.unit.conftest as unit
 from localcloud.template import functions, load_template, resources_of_type
 from qrlogin import observability
 from qrlogin.observability import logger as powertools_logger
@@ -63,11 +63,7 @@ def lines_by_log_group(monkeypatch, websocket_settings, api, issue, idp, aws):  
     by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     handler = powertools_logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
-    original_for = unit.handler_for
-
-    def logged(function_name: str) -> Any:
-        function = original_for(function_name)
-
+    def logged(function: Any, function_name: str) -> Any:
         def invoke(event: Any, context: Any) -> Any:
             buffer = io.StringIO()
             with handler.lock:
@@ -85,7 +81,12 @@ def lines_by_log_group(monkeypatch, websocket_settings, api, issue, idp, aws):  
 
     level = powertools_logger.log_level
     powertools_logger.setLevel("INFO")  # the template's default LogLevel: the audit trail is on
-    monkeypatch.setattr(unit, "handler_for", logged)
+    # Wrap each handler where the template points (whoever calls it: the API driver, the OIDC relying party...).
+    handlers = {name: props["Handler"].rsplit(".", 1) for name, props in functions(TEMPLATE).items()}
+    assert len({tuple(h) for h in handlers.values()}) == len(handlers), "a handler shared by two functions"
+    for function_name, (module_name, attribute) in handlers.items():
+        module = importlib.import_module(module_name)
+        monkeypatch.setattr(module, attribute, logged(getattr(module, attribute), function_name))
     try:
         run_every_flow(api, issue, idp, aws)
     finally:
