@@ -126,3 +126,9 @@ def test_the_build_reads_the_runtime_sam_resolved_from_build_toml(tmp_path):
     # Then it took the runtime from the record, and refused
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"PythonRuntime is {other_runtime()}" in result.stderr
+
+
+def test_the_package_ships_no_pyjwt(sam_build):
+    # Phone tokens are verified with cryptography's primitives (qrlogin/phone_auth/jws.py); PyJWT is a dev tool here
+    shipped = [name for name in FUNCTIONS if (sam_build / name / "jwt").exists()]
+    assert not shipped, f"PyJWT is in {shipped}"
