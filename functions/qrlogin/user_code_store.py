@@ -72,25 +72,16 @@ class UserCodeStore:
 
     def reserve(self, code: str, session_id: str, expires_at: int, now: float) -> bool:
         """Claim ``code`` for a session until ``expires_at``; False if a live session holds it."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=code_key(code),
-                UpdateExpression="SET session_id = :session_id, expires_at = :expires_at",
-                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
-                ExpressionAttributeValues={
-                    ":session_id": {"S": session_id},
-                    ":expires_at": {"N": str(expires_at)},
-                    ":now": {"N": str(int(now))},
-                },
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return True
+        return self._conditional_update(
+            Key=code_key(code),
+            UpdateExpression="SET session_id = :session_id, expires_at = :expires_at",
+            ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+            ExpressionAttributeValues={
+                ":session_id": {"S": session_id},
+                ":expires_at": {"N": str(expires_at)},
+                ":now": {"N": str(int(now))},
+            },
+        )
 
     def resolve(self, code: str, now: float) -> str | None:
         """The session id a live code names, or None."""
@@ -176,14 +167,17 @@ class UserCodeStore:
         if limit is not None:
             condition["ConditionExpression"] = "attribute_not_exists(hits) OR hits < :limit"
             values[":limit"] = {"N": str(limit)}
+        return self._conditional_update(
+            Key=key,
+            UpdateExpression="ADD hits :delta SET expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues=values,
+            **condition,
+        )
+
+    def _conditional_update(self, **request: Any) -> bool:
+        """One UpdateItem on this table: False when its condition fails, 503 when DynamoDB does."""
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="ADD hits :delta SET expires_at = if_not_exists(expires_at, :expires)",
-                ExpressionAttributeValues=values,
-                **condition,
-            )
+            self._client.update_item(TableName=self._table, **request)
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
