@@ -10,21 +10,18 @@ timing measurement.  Screenshots land in ``tests/artifacts/browser/``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import APIRequestContext, Browser, BrowserContext, Page, Playwright, expect
 
 from localcloud.process import StackProcess
 from localcloud.template import ROOT
 from tests.browser.helpers import WAIT_MS
+from tests.chromium import browser, chromium_path, playwright  # noqa: F401 (fixtures)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 SHARED_PARAMS = ("IssueRateLimitPerMinute=1000",)
 # Short-lived codes for rotation: rotation happens a fifth of the lifetime before expiry.
@@ -36,28 +33,8 @@ DESKTOP = {"width": 1280, "height": 800}
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing under CI=true: .ci/run installs Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser tier needs Debian's Chromium")
 
 
-# Module scope: while Playwright's sync driver lives, an event loop runs on the main thread and
-# any later asyncio.run() (the integration and load tiers) would fail.
-@pytest.fixture(scope="module")
-def playwright(chromium_path: Path) -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="package")

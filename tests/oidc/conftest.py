@@ -16,14 +16,12 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from localcloud.process import StackProcess
 from localcloud.template import ROOT
+from tests.chromium import browser, chromium_path, playwright  # noqa: F401 (fixtures)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 RP_SCRIPT = Path(__file__).with_name("rp.mjs")
 # The RP's callback: nothing listens there; the browser's request to it is intercepted and read.
 CALLBACK = "http://127.0.0.1:9/callback"
@@ -47,11 +45,6 @@ def node() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def chromium_path() -> Path:
-    if not CHROMIUM.exists():
-        _missing(str(CHROMIUM))
-    return CHROMIUM
 
 
 @pytest.fixture(scope="package")
@@ -62,18 +55,6 @@ def stack(node: str) -> Iterator[StackProcess]:
         yield process
 
 
-# Module scope: Playwright's sync driver keeps an event loop on the main thread while it lives.
-@pytest.fixture(scope="module")
-def playwright(chromium_path: Path) -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright, chromium_path: Path) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture
