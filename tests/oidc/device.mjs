@@ -13,6 +13,7 @@
 //   {"ok": true, id_token_claims, userinfo, scope, token_type, reuse?: {error}}
 //   or {"ok": false, name, error, error_description}
 import * as client from "openid-client";
+import { discover } from "./discover.mjs";
 
 const settings = JSON.parse(process.argv[2]);
 const out = (value) => process.stdout.write(JSON.stringify(value) + "\n");
@@ -36,14 +37,7 @@ function report(error) {
 }
 
 async function main() {
-  const auth = {
-    basic: () => client.ClientSecretBasic(settings.client_secret),
-    post: () => client.ClientSecretPost(settings.client_secret),
-    none: () => client.None(),
-  }[settings.auth || "basic"]();
-  const config = await client.discovery(new URL(settings.issuer), settings.client_id, undefined, auth, {
-    execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
-  });
+  const config = await discover(settings);
   config[client.customFetch] = recordingFetch;
 
   const response = await client.initiateDeviceAuthorization(config, { scope: settings.scope ?? "openid profile" });

@@ -13,6 +13,7 @@
 // nonce, exp, azp; the callback's iss (RFC 9207) and state.  Both tokens are then verified the way an API Gateway
 // JWT authorizer does it, with aws-jwt-verify's JwtVerifier given only issuer, audience and the discovered jwksUri.
 import * as client from "openid-client";
+import { discover } from "./discover.mjs";
 import { JwtVerifier } from "aws-jwt-verify";
 import { SimpleJwksCache } from "aws-jwt-verify/jwk";
 import readline from "node:readline";
@@ -25,14 +26,7 @@ const out = (value) => process.stdout.write(JSON.stringify(value) + "\n");
 const httpFetcher = { fetch: async (uri) => (await fetch(uri)).arrayBuffer() };
 
 async function main() {
-  const auth = {
-    basic: () => client.ClientSecretBasic(settings.client_secret),
-    post: () => client.ClientSecretPost(settings.client_secret),
-    none: () => client.None(),
-  }[settings.auth || "basic"]();
-  const config = await client.discovery(new URL(settings.issuer), settings.client_id, undefined, auth, {
-    execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
-  });
+  const config = await discover(settings);
   const metadata = config.serverMetadata();
   const verifier = client.randomPKCECodeVerifier();
   const state = settings.state ?? client.randomState();
