@@ -18,7 +18,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # Node packages the tests start (node-oidc-provider, openid-client, aws-jwt-verify), pinned by package-lock.json.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: node dev test check lint types unit integration browser template load bench clean sam checkov
+.PHONY: node dev test check lint types unit integration browser browser-stress oidc idp template load bench clean sam checkov
 
 $(STAMP): requirements-dev.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ browser: $(STAMP) $(NODE_STAMP)
 browser-stress: $(STAMP) $(NODE_STAMP)
 	tests/browser/stress.sh 3
 
+oidc: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest tests/oidc
+
+idp: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest tests/idp
+
 load: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/load
 
@@ -74,7 +80,7 @@ template: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(PY) -m pytest tests/template
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check functions localcloud tests bench
+	$(VENV)/bin/ruff check functions localcloud tests bench scripts
 
 types: $(STAMP)
 	$(VENV)/bin/mypy
