@@ -20,7 +20,6 @@ grant (oauth/grants/device_code.py) map its OAuth errors.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -30,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from qrlogin import ids, user_codes
 from qrlogin.config import Settings
 from qrlogin.oauth import errors
+from qrlogin.oauth.authorize import new_code, session_of_code  # a device code has an authorization code's shape
 from qrlogin.observability import count, logger, session_ref
 from qrlogin.sessions import Session, Status
 from qrlogin.store import Item, SessionStore, _dependency_failure, _is_condition_failure, session_from_item, session_key
@@ -50,18 +50,6 @@ class DeviceAuthorization:
     device_code: str
     verification_uri: str
     verification_uri_complete: str
-
-
-def new_device_code(session_id: str) -> str:
-    return f"{session_id}.{secrets.token_urlsafe(32)}"
-
-
-def session_of_device_code(device_code: str) -> str | None:
-    """The session a device code names, or None for anything that is not one of ours."""
-    session_id, dot, secret = device_code.partition(".")
-    if not dot or not ids.is_session_id(session_id) or not ids.is_browser_token(secret):
-        return None
-    return session_id
 
 
 def verification_uri_of(qr_link_template: str) -> str:
@@ -91,7 +79,7 @@ def authorize_device(store: SessionStore, codes: UserCodeStore, settings: Settin
     if settings.issue_rate_limit_per_minute > 0:
         store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
     session_id = ids.new_session_id()
-    device_code = new_device_code(session_id)
+    device_code = new_code(session_id)
     expires_at = int(now) + settings.device_code_ttl_seconds
     user_code = user_codes.reserve_new_code(codes, session_id, expires_at, now)
     session = Session(
@@ -172,7 +160,7 @@ class DeviceGrantStore:
 
     def poll(self, device_code: str, client_id: str, now: float) -> Approved:
         """Approved when the tokens may be minted; otherwise raises what RFC 8628 §3.5 says."""
-        session_id = session_of_device_code(device_code)
+        session_id = session_of_code(device_code)
         if session_id is None:
             raise errors.InvalidGrant("The device code is invalid.")
         raw = self.read(session_id)

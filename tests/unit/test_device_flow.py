@@ -17,8 +17,9 @@ import pytest
 
 from qrlogin import ids
 from qrlogin.config import MissingSetting, Settings
-from qrlogin.device import DeviceGrantStore, session_of_device_code, verification_uri_of
+from qrlogin.device import DeviceGrantStore, verification_uri_of
 from qrlogin.oauth import errors as oauth_errors
+from qrlogin.oauth.authorize import session_of_code
 from qrlogin.store import SessionStore
 from tests.unit.conftest import TABLE_NAME
 from tests.unit.oidc_support import ISSUER, Rp, jwt_parts, patch_clock
@@ -61,7 +62,7 @@ def poll(rp: Rp, client, device_code: str | None, **extra: str):
 
 
 def session_id_of(body: dict) -> str:
-    session_id = session_of_device_code(body["device_code"])
+    session_id = session_of_code(body["device_code"])
     assert session_id is not None
     return session_id
 
