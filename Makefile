@@ -15,7 +15,8 @@ SAM_STAMP := $(SAM_VENV)/.installed
 # checkov (the template tier's IaC scan) likewise: it pins many dependencies of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-# Node packages the tests start (node-oidc-provider, openid-client, aws-jwt-verify), pinned by package-lock.json.
+# Node packages the oidc and idp tiers start (node-oidc-provider, openid-client, aws-jwt-verify), pinned by
+# package-lock.json; nothing else needs Node (make dev and the other tiers run without it).
 NODE_STAMP := node_modules/.installed
 
 .PHONY: node dev test check lint types unit integration browser browser-stress oidc idp template load bench clean sam checkov
@@ -48,20 +49,20 @@ checkov: $(CHECKOV_STAMP)
 
 node: $(NODE_STAMP)
 
-dev: $(STAMP) $(NODE_STAMP)
+dev: $(STAMP)
 	$(PY) -m localcloud --host $(HOST) --port $(PORT) $(foreach p,$(PARAMS),--param $(p))
 
 test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
-integration: $(STAMP) $(NODE_STAMP)
+integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
-browser: $(STAMP) $(NODE_STAMP)
+browser: $(STAMP)
 	$(PY) -m pytest tests/browser
 
 # The browser tier 3 times in a row with a CPU burner per core (issue 14: stable under load).
-browser-stress: $(STAMP) $(NODE_STAMP)
+browser-stress: $(STAMP)
 	tests/browser/stress.sh 3
 
 oidc: $(STAMP) $(NODE_STAMP)
@@ -70,10 +71,10 @@ oidc: $(STAMP) $(NODE_STAMP)
 idp: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest tests/idp
 
-load: $(STAMP) $(NODE_STAMP)
+load: $(STAMP)
 	$(PY) -m pytest tests/load
 
-unit: $(STAMP) $(NODE_STAMP)
+unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 template: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
