@@ -25,8 +25,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from qrlogin.phone_auth.claims import MAX_TOKEN_LENGTH  # a bigger token is refused before it is decoded
+
 ES256_SIGNATURE_BYTES = 64  # R || S, 32 bytes each (RFC 7518 §3.4)
-MAX_TOKEN_LENGTH = 16 * 1024  # no phone token comes near it; a bigger one is refused before it is decoded
 
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
