@@ -154,18 +154,40 @@ class SessionStore:
                 self._client = client("dynamodb")
         return self._client
 
+    # -- the one shape of every read and conditional write ----------------
+
+    def read_item(self, key: Item, *, consistent: bool = False) -> Item | None:
+        """One GetItem on this table: the item, or None; 503 when DynamoDB fails."""
+        try:
+            response = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=consistent)
+        except (ClientError, BotoCoreError) as error:
+            raise _dependency_failure(error) from None
+        return response.get("Item")
+
+    def conditional_write(self, write: Callable[..., Any], **request: Any) -> tuple[bool, Item]:
+        """One conditional ``write`` (the client's ``update_item`` or ``put_item``) on this table.
+
+        (True, the item after, if ``ReturnValues`` asked for it) or (False, the item as it
+        was, if ``ReturnValuesOnConditionCheckFailure`` asked for it) when the condition
+        failed; 503 when DynamoDB fails.
+        """
+        try:
+            response = write(TableName=self.table_name, **request)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False, error.response.get("Item") or {}
+            raise _dependency_failure(error) from None
+        except BotoCoreError as error:
+            raise _dependency_failure(error) from None
+        return True, response.get("Attributes") or {}
+
     # -- reads -------------------------------------------------------------
 
     def get(self, session_id: str, *, consistent: bool = False) -> Session | None:
         """The session, or None.  Eventually consistent unless ``consistent``: half the
         read cost, for callers that tolerate a state one write old (a poll is followed
         by the next poll or a push); redeem is not one of them (docs/design.md)."""
-        try:
-            response = self.client.get_item(TableName=self.table_name, Key=session_key(session_id),
-                                            ConsistentRead=consistent)
-        except (ClientError, BotoCoreError) as error:
-            raise _dependency_failure(error) from None
-        item = response.get("Item")
+        item = self.read_item(session_key(session_id), consistent=consistent)
         return session_from_item(item) if item else None
 
     # -- creation and rate limiting ----------------------------------------
@@ -183,24 +205,19 @@ class SessionStore:
     def count_issue(self, source_ip: str, now: float, limit: int) -> None:
         """Count one session issued from ``source_ip``; RateLimited past ``limit`` a minute."""
         minute = int(now) // 60
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": f"rate#{source_ip}#{minute}"}},
-                UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit)},
-                    ":expires": {"N": str((minute + 2) * 60)},
-                },
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                raise errors.RateLimited(retry_after=max(1, (minute + 1) * 60 - int(now))) from None
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
+        counted, _ = self.conditional_write(
+            self.client.update_item,
+            Key={"pk": {"S": f"rate#{source_ip}#{minute}"}},
+            UpdateExpression="ADD hits :one SET expires_at = if_not_exists(expires_at, :expires)",
+            ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
+            ExpressionAttributeValues={
+                ":one": {"N": "1"},
+                ":limit": {"N": str(limit)},
+                ":expires": {"N": str((minute + 2) * 60)},
+            },
+        )
+        if not counted:
+            raise errors.RateLimited(retry_after=max(1, (minute + 1) * 60 - int(now)))
 
     # -- transitions -------------------------------------------------------
 
@@ -222,24 +239,19 @@ class SessionStore:
         update = "SET #status = :target, version = version + :one, last_write = :status_write, updated_at = :now"
         if sets:
             update += ", " + sets
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=session_key(session_id),
-                UpdateExpression=update,
-                ConditionExpression=full_condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=expression_values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                raise _ConditionFailed(error.response.get("Item")) from None
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return session_from_item(response["Attributes"])
+        written, item = self.conditional_write(
+            self.client.update_item,
+            Key=session_key(session_id),
+            UpdateExpression=update,
+            ConditionExpression=full_condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=expression_values,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if not written:
+            raise _ConditionFailed(item)
+        return session_from_item(item)
 
     def _phone_transition(self, transition: Transition, session_id: str, user: PhoneUser, now: float,
                           condition: str, sets: str, values: Item) -> tuple[Session, bool]:
@@ -335,32 +347,24 @@ class SessionStore:
         }
         if code_challenge:
             values[":challenge"] = {"S": code_challenge}
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=session_key(session_id),
-                UpdateExpression="SET code_jti = :jti, code_used_at = :now",
-                ConditionExpression=(
-                    "#status = :redeemed AND code_hash = :code AND expires_at > :now"
-                    " AND attribute_not_exists(code_jti) AND client_id = :client AND redirect_uri = :redirect"
-                    f" AND {pkce}"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise _dependency_failure(error) from None
-            old = error.response.get("Item") or {}
-            if old.get("code_jti", {}).get("S") == jti:
-                return session_from_item(old)  # our own write; its response was lost and the retry failed
-            raise errors.InvalidGrant(_why_code_refused(old, code_hash, client_id, redirect_uri,
-                                                        code_challenge, now)) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return session_from_item(response["Attributes"])
+        written, item = self.conditional_write(
+            self.client.update_item,
+            Key=session_key(session_id),
+            UpdateExpression="SET code_jti = :jti, code_used_at = :now",
+            ConditionExpression=(
+                "#status = :redeemed AND code_hash = :code AND expires_at > :now"
+                " AND attribute_not_exists(code_jti) AND client_id = :client AND redirect_uri = :redirect"
+                f" AND {pkce}"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        # A failed condition on our own write (its response was lost and the retry failed) is a success.
+        if written or item.get("code_jti", {}).get("S") == jti:
+            return session_from_item(item)
+        raise errors.InvalidGrant(_why_code_refused(item, code_hash, client_id, redirect_uri, code_challenge, now))
 
     # -- WebSocket subscriptions ------------------------------------------
 
@@ -390,51 +394,38 @@ class SessionStore:
 
     def _connection_write(self, session_id: str, update: str, condition: str, values: Item) -> Session:
         # last_write = connection: a subscription never invokes the notifier.
-        try:
-            response = self.client.update_item(
-                TableName=self.table_name,
-                Key=session_key(session_id),
-                UpdateExpression=f"{update} subscribed = :true, last_write = :write",
-                ConditionExpression=f"attribute_exists(pk) AND browser_token_hash = :hash{condition}",
-                ExpressionAttributeValues={**values, ":true": {"BOOL": True},
-                                           ":write": {"S": LAST_WRITE_CONNECTION}},
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                raise _ConditionFailed(error.response.get("Item")) from None
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return session_from_item(response["Attributes"])
+        written, item = self.conditional_write(
+            self.client.update_item,
+            Key=session_key(session_id),
+            UpdateExpression=f"{update} subscribed = :true, last_write = :write",
+            ConditionExpression=f"attribute_exists(pk) AND browser_token_hash = :hash{condition}",
+            ExpressionAttributeValues={**values, ":true": {"BOOL": True},
+                                       ":write": {"S": LAST_WRITE_CONNECTION}},
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if not written:
+            raise _ConditionFailed(item)
+        return session_from_item(item)
 
     def detach_connection(self, session_id: str, connection_id: str) -> None:
         """Forget a connection that API Gateway says is gone (410)."""
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=session_key(session_id),
-                UpdateExpression="DELETE connections :connection SET last_write = :write",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={
-                    ":connection": {"SS": [connection_id]},
-                    ":write": {"S": LAST_WRITE_CONNECTION},
-                },
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise _dependency_failure(error) from None
+        # A session already gone (the condition fails) has nothing to forget.
+        self.conditional_write(
+            self.client.update_item,
+            Key=session_key(session_id),
+            UpdateExpression="DELETE connections :connection SET last_write = :write",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":connection": {"SS": [connection_id]},
+                ":write": {"S": LAST_WRITE_CONNECTION},
+            },
+        )
 
     # -- signing keys (only the signing path: StatusFunction, the token endpoint) --
 
     def get_keyring(self, algorithm: str, *, consistent: bool = False) -> Keyring | None:
-        try:
-            response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": signing_key_pk(algorithm)}},
-                                            ConsistentRead=consistent)
-        except (ClientError, BotoCoreError) as error:
-            raise _dependency_failure(error) from None
-        item = response.get("Item")
+        item = self.read_item({"pk": {"S": signing_key_pk(algorithm)}}, consistent=consistent)
         if not item:
             return None
         entries = tuple(_key_entry(value["M"], algorithm) for value in item["keys"]["L"])
@@ -450,24 +441,11 @@ class SessionStore:
             "generation": {"N": str(keyring.generation)},
             "keys": {"L": [{"M": _key_attributes(entry)} for entry in keyring.entries]},
         }
-        try:
-            self.client.put_item(TableName=self.table_name, Item=item, ConditionExpression=condition, **values)
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return True
+        return self.conditional_write(self.client.put_item, Item=item, ConditionExpression=condition, **values)[0]
 
     def get_legacy_signing_key(self) -> KeyEntry | None:
         """The pre-keyring envelope key's public half, as a LEGACY entry (never used to sign)."""
-        try:
-            response = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": LEGACY_SIGNING_KEY_PK}},
-                                            ConsistentRead=True)
-        except (ClientError, BotoCoreError) as error:
-            raise _dependency_failure(error) from None
-        item = response.get("Item")
+        item = self.read_item({"pk": {"S": LEGACY_SIGNING_KEY_PK}}, consistent=True)
         if not item:
             return None
         return KeyEntry(kid=item["kid"]["S"], algorithm="ES256", public_jwk=json.loads(item["public_jwk"]["S"]),
