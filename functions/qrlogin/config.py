@@ -7,6 +7,7 @@ required variable fails loudly with its name at cold start.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,9 @@ REDEEM_WINDOW_SECONDS = 60
 MAX_BODY_BYTES = 16 * 1024
 # How often a browser without a WebSocket should poll GET /sessions/{id}.
 POLL_INTERVAL_SECONDS = 2
+# What the phone-token verifiers may fetch from or post to: urllib also opens ftp: and data:
+# URLs. http serves the local stacks, file the unit tests and the benchmarks.
+PHONE_URL_SCHEMES = ("https", "http", "file")
 
 
 class MissingSetting(RuntimeError):
@@ -137,18 +141,27 @@ def _phone_settings(env: Mapping[str, str], mode: str) -> dict[str, str]:
     if mode == "jwt":
         if not values["phone_jwt_issuer"]:
             raise MissingSetting("environment variable PHONE_JWT_ISSUER is required in jwt mode")
-        if not values["phone_jwks_url"]:
+        if values["phone_jwks_url"]:
+            _check_url("PHONE_JWKS_URL", values["phone_jwks_url"])
+        else:
             # Where Cognito, Auth0 and most OIDC providers publish their keys.
             values["phone_jwks_url"] = values["phone_jwt_issuer"].rstrip("/") + "/.well-known/jwks.json"
+            _check_url("PHONE_JWT_ISSUER (PHONE_JWKS_URL is derived from it)", values["phone_jwks_url"])
     else:
         if not values["introspection_url"]:
             raise MissingSetting("environment variable INTROSPECTION_URL is required in introspection mode")
+        _check_url("INTROSPECTION_URL", values["introspection_url"])
         if not values["introspection_secret_name"]:
             raise MissingSetting("environment variable INTROSPECTION_SECRET_NAME is required in introspection mode")
     if not (values["phone_jwt_audience"] or values["phone_jwt_client_id"]):
         raise MissingSetting(f"environment variable PHONE_JWT_AUDIENCE or PHONE_JWT_CLIENT_ID is required in {mode} "
                              "mode: either names whom a phone token must be issued for")
     return values
+
+
+def _check_url(name: str, url: str) -> None:
+    if urllib.parse.urlsplit(url).scheme not in PHONE_URL_SCHEMES:
+        raise MissingSetting(f"environment variable {name} must be an https (or http/file) URL")
 
 
 # Every variable Settings reads, for the template test that checks each

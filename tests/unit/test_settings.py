@@ -99,6 +99,22 @@ def test_an_empty_jwks_url_is_where_cognito_and_most_issuers_publish_their_keys(
     assert auth0.phone_jwks_url == "https://tenant.eu.auth0.com/.well-known/jwks.json"
 
 
+@pytest.mark.parametrize(("mode", "changed", "named"), [
+    ("jwt", {"PHONE_JWKS_URL": "ftp://idp.example/jwks"}, "PHONE_JWKS_URL"),
+    ("jwt", {"PHONE_JWKS_URL": "idp.example/jwks"}, "PHONE_JWKS_URL"),
+    ("jwt", {"PHONE_JWKS_URL": "", "PHONE_JWT_ISSUER": "idp.example"}, "PHONE_JWT_ISSUER"),
+    ("introspection", {"INTROSPECTION_URL": "data:,{}"}, "INTROSPECTION_URL"),
+])
+def test_a_phone_url_urllib_should_not_open_fails_at_cold_start_naming_it(env, mode, changed, named):
+    # Given the mode's URL (or the issuer its JWKS URL is derived from) is not an https, http or file URL
+    complete = {**env, "PHONE_AUTH_MODE": mode, "INTROSPECTION_URL": "https://idp.example/introspect",
+                "INTROSPECTION_SECRET_NAME": "qrlogin/introspection"}
+
+    # When settings are parsed, Then the container refuses to start, naming the variable
+    with pytest.raises(MissingSetting, match=named):
+        Settings.from_env({**complete, **changed})
+
+
 @pytest.mark.parametrize(("origins", "origin", "allowed"), [
     ("https://app.example.com", "https://app.example.com", True),
     ("https://app.example.com", "https://APP.example.com", False),
