@@ -10,9 +10,11 @@ Two modes, chosen by ``PHONE_AUTH_MODE``:
 Both then apply one policy (claims.py): the token must be for this stack's
 audience or app client (Cognito access and id tokens included), and carry
 the required scope if one is set.  Neither the token nor anything derived
-from it is logged or echoed.  Importing this package costs nothing:
-cryptography's primitives (jws.py verifies signatures with them, not
-PyJWT, for the confirm function's cold start) and boto3 load on first use.
+from it is logged or echoed.  Only the confirm function imports this
+package, on its first phone request (``deps.phone_verifier``); that loads
+urllib and cryptography's asymmetric primitives (jws.py verifies signatures
+with them, not PyJWT, which loads all of cryptography).  boto3 loads only
+when introspection mode first reads its secret.
 """
 
 from __future__ import annotations
