@@ -1,4 +1,4 @@
-"""The confirm function: the phone's scan, confirm and deny."""
+"""The confirm function: the phone's scan, confirm and deny, and its typed-code lookup."""
 
 from __future__ import annotations
 
@@ -18,12 +18,17 @@ from qrlogin.sessions import PhoneUser
 app = create_app()
 
 
-def _phone_call(session_id: str, action: Callable[[PhoneUser], dict[str, Any]]) -> Response:
+def _phone_user(*, body_optional: bool) -> tuple[PhoneUser, dict[str, Any]]:
+    """The phone user the bearer token names, and the JSON body (a malformed one is refused either way)."""
     token = bearer_token(app)
     if token is None:
         raise errors.Unauthorized()
-    json_object(app, optional=True)  # no fields are needed; a malformed body is still refused
-    user = deps.phone_verifier().verify(token)
+    body = json_object(app, optional=body_optional)
+    return deps.phone_verifier().verify(token), body
+
+
+def _phone_call(session_id: str, action: Callable[[PhoneUser], dict[str, Any]]) -> Response:
+    user, _ = _phone_user(body_optional=True)  # no fields are needed
     if not ids.is_session_id(session_id):
         raise errors.SessionNotFound()
     return json_response(200, action(user))
@@ -48,11 +53,7 @@ def deny(session_id: str) -> Response:
 @app.post("/sessions/lookup")
 def lookup() -> Response:
     """A typed code -> the session it names (DESIGN §8); then scan and confirm as usual."""
-    token = bearer_token(app)
-    if token is None:
-        raise errors.Unauthorized()
-    body = json_object(app)
-    user = deps.phone_verifier().verify(token)
+    user, body = _phone_user(body_optional=False)
     return json_response(200, user_codes.lookup(deps.store(), deps.user_codes(), body.get("user_code"), user,
                                                 source_ip=source_ip(app), now=time.time()))
 
