@@ -103,6 +103,20 @@ def test_a_rotation_is_published_first_signs_later_and_the_old_key_stays_until_i
     assert verifies(login(flow), jwks(api))
 
 
+def test_the_jwks_shows_a_rotation_at_once_even_from_a_warm_container(api, aws, flow, keys_clock, capsys):
+    # Given a warm container whose keyrings were read just now (its signing path would keep them a minute)
+    login(flow)
+    jwks(api)
+
+    # When the operator rotates
+    signing_keys.rotate(target(aws), ["ES256"], ROTATION_NOTICE_SECONDS, keys_clock.time())
+    new_kid = capsys.readouterr().out.split("new key ", 1)[1].split(",", 1)[0]
+
+    # Then the same container's JWKS already holds the new key (the route reads afresh: a relying
+    # party that refetches for an unknown kid must find it)
+    assert new_kid in {k["kid"] for k in jwks(api)["keys"]}
+
+
 def _decrypt_new_key(aws, kid: str) -> bytes:
     ring = SessionStore(TABLE_NAME, client=aws["dynamodb"]).get_keyring("ES256", consistent=True)
     (entry,) = [e for e in ring.entries if e.kid == kid]
