@@ -20,7 +20,7 @@ from qrlogin.config import get_settings
 from qrlogin.http import bearer_token, json_response
 from qrlogin.oauth import clients, errors, grants
 from qrlogin.oauth.endpoint import create_oauth_app, issuer_of, read_form
-from qrlogin.oauth.tokens import TokenMinter, verify_access_token
+from qrlogin.oauth.tokens import TokenMinter, access_token_key, verify_access_token
 from qrlogin.observability import logger, metrics
 
 app = create_oauth_app()
@@ -46,10 +46,11 @@ def _userinfo() -> Response:
         if header:
             raise errors.InvalidRequest("Send the access token as Authorization: Bearer <token>.")
         raise errors.MissingToken("An access token is required.")
-    claims = verify_access_token(token, deps.signer().jwks, issuer=issuer_of(app, settings),
-                                 audience=settings.access_token_audience, now=time.time())
+    now = time.time()
+    claims = verify_access_token(token, lambda kid: access_token_key(deps.signer(), kid, now),
+                                 issuer=issuer_of(app, settings), audience=settings.access_token_audience, now=now)
     info: dict[str, Any] = {"sub": claims["sub"]}
-    # name is not in the access token: the id_token carries it. Userinfo answers from the token alone.
+    # Userinfo answers from the token alone: the access token carries name (tokens.access_token_claims).
     if "name" in claims:
         info["name"] = claims["name"]
     return json_response(200, info)

@@ -10,7 +10,10 @@ import json
 
 import pytest
 
+from qrlogin import deps, signing
+from qrlogin.config import get_settings
 from qrlogin.oauth.clients import InvalidClientMetadata, new_client
+from qrlogin.store import SessionStore
 from tests.unit.oidc_support import DOMAIN, ISSUER, REDIRECT, Rp, jwt_parts, patch_clock
 
 
@@ -273,6 +276,41 @@ def test_userinfo_refuses_an_expired_token(rp, clock):
     access_token = tokens(rp)["access_token"]
     clock.advance(3600)
     assert rp.userinfo(access_token).status == 401
+
+
+def test_userinfo_reads_no_signing_key_from_the_table_while_the_container_has_it(rp, clock, monkeypatch):
+    # Given a container whose keyring copy is fresh (it just signed the access token)
+    monkeypatch.setattr(signing, "time", clock)
+    access_token = tokens(rp)["access_token"]
+    table = deps.store().client
+    read, keyring_reads = table.get_item, []
+
+    def get_item(**request):
+        if request["Key"]["pk"]["S"].startswith("signing-key#"):
+            keyring_reads.append(request["Key"]["pk"]["S"])
+        return read(**request)
+
+    monkeypatch.setattr(table, "get_item", get_item)
+    # When userinfo checks the token twice
+    results = [rp.userinfo(access_token) for _ in range(2)]
+    # Then both pass, and no keyring was read again
+    assert [result.status for result in results] == [200, 200]
+    assert keyring_reads == []
+
+
+def test_userinfo_accepts_a_token_signed_by_a_key_another_container_made_since(rp, clock, monkeypatch):
+    # Given this container's keyring copy, and another container that rotated RS256 afterwards
+    monkeypatch.setattr(signing, "time", clock)
+    first = tokens(rp)["access_token"]
+    other = signing.signer_for(get_settings(), SessionStore(get_settings().table_name))
+    other.keys.rotate("RS256", clock.time(), activate_in=0)
+    header, claims = jwt_parts(first)
+    second = other.sign(claims, algorithm="RS256", typ=header["typ"])
+    assert jwt_parts(second)[0]["kid"] != header["kid"]
+    # When userinfo checks the other container's token
+    result = rp.userinfo(second)
+    # Then this container finds the new key (one fresh read) and answers
+    assert result.status == 200 and result.body["sub"] == "alice"
 
 
 @pytest.mark.parametrize("token", ["x", "a.b.c", "é" * 10, "e30.e30.", "x" * 9000])

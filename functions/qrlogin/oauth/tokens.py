@@ -13,10 +13,8 @@ and ``signer.jwks``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ from qrlogin.oauth.clients import Client
 TOKEN_LIFETIME_SECONDS = 300
 ACCESS_TOKEN_ALG = "RS256"
 ACCESS_TOKEN_TYP = "at+jwt"
+ACCESS_TOKEN_TYPS = (ACCESS_TOKEN_TYP, f"application/{ACCESS_TOKEN_TYP}")  # RFC 9068 §2.1 allows either
 # Clock skew tolerated when checking an access token's exp/iat.
 LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 8192
@@ -100,53 +99,46 @@ class TokenMinter:
 # -- checking an access token (/userinfo) ----------------------------------------------
 
 
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+def access_token_key(signer: Any, kid: str, now: float) -> dict[str, Any] | None:
+    """Our published RS256 public key named ``kid``, or None.
+
+    The container's keyring copy (re-read every KEY_REFRESH_SECONDS), read afresh once
+    for a kid it does not know: a key another container made since.  Not ``signer.jwks``,
+    which reads every keyring afresh (and may make a key) on each call.
+    """
+    for fresh in (False, True):
+        ring = signer.keys.keyring(ACCESS_TOKEN_ALG, now, fresh=fresh)
+        found = next((e.public_jwk for e in ring.published(now) if e.kid == kid), None) if ring else None
+        if found is not None:
+            return dict(found)
+    return None
 
 
-def verify_access_token(token: str, jwks: dict[str, Any], *, issuer: str, audience: str,
-                        now: float) -> dict[str, Any]:
+def verify_access_token(token: str, key_for: Callable[[str], dict[str, Any] | None], *, issuer: str,
+                        audience: str, now: float) -> dict[str, Any]:
     """The claims of one of our access tokens, or InvalidToken.
 
-    Checks the RFC 9068 profile: ``typ`` at+jwt, RS256 only, signature by a key of
-    our JWKS (by ``kid``), ``iss``, ``aud``, ``exp``.
+    Checks the RFC 9068 profile: ``typ`` at+jwt, RS256 only, signature by the key
+    ``key_for(kid)`` gives, ``iss``, ``aud``, ``exp`` (phone_auth.jws does the JWS part).
     """
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        raise errors.InvalidToken()
-    parts = token.split(".")
-    if len(parts) != 3:
+    from qrlogin.phone_auth import jws  # on first use: the package's verifiers are not the token function's
+
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise errors.InvalidToken()
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
-        signature = _b64decode(parts[2])
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        parsed = jws.parse(token)
+        header, kid = parsed.header, parsed.header.get("kid")
+        if header.get("alg") != ACCESS_TOKEN_ALG or str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPS:
+            raise errors.InvalidToken()
+        jwk = key_for(kid) if isinstance(kid, str) else None
+        key = jws.public_key(jwk) if jwk is not None else None
+        if key is None or key.algorithm_name != ACCESS_TOKEN_ALG:
+            raise errors.InvalidToken()
+        claims = jws.verified_claims(parsed, key, issuer=issuer, now=now, leeway=LEEWAY_SECONDS)
+    except jws.ExpiredError:
+        raise errors.InvalidToken("The access token is expired or malformed.") from None
+    except jws.JwsError:
         raise errors.InvalidToken() from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
+    if claims.get("aud") != audience or not isinstance(claims.get("sub"), str):
         raise errors.InvalidToken()
-    if header.get("alg") != ACCESS_TOKEN_ALG or str(header.get("typ", "")).lower() not in ("at+jwt",
-                                                                                          "application/at+jwt"):
-        raise errors.InvalidToken()
-    key = next((k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid") and k.get("kty") == "RSA"), None)
-    if key is None or not _rsa_signature_valid(key, f"{parts[0]}.{parts[1]}".encode("ascii"), signature):
-        raise errors.InvalidToken()
-    exp = claims.get("exp")
-    if claims.get("iss") != issuer or claims.get("aud") != audience:
-        raise errors.InvalidToken()
-    if not isinstance(exp, int) or exp + LEEWAY_SECONDS <= now or not isinstance(claims.get("sub"), str):
-        raise errors.InvalidToken("The access token is expired or malformed.")
     return claims
-
-
-def _rsa_signature_valid(jwk: dict[str, Any], signing_input: bytes, signature: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-    try:
-        numbers = rsa.RSAPublicNumbers(int.from_bytes(_b64decode(jwk["e"]), "big"),
-                                       int.from_bytes(_b64decode(jwk["n"]), "big"))
-        numbers.public_key().verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except (InvalidSignature, KeyError, ValueError, binascii.Error):
-        return False
-    return True
