@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 
 from qrlogin.keyring import RETIRED_KEY_PUBLISHED_SECONDS, ROTATION_NOTICE_SECONDS, Keyring
-from qrlogin.signing import SIGNING_ALGORITHMS, EnvelopeKeys, KmsKeys, SigningKeys
+from qrlogin.signing import SIGNING_ALGORITHMS, EnvelopeKeys
 from qrlogin.store import SessionStore
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
@@ -45,15 +45,13 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 class Target:
     table_name: str
     mode: str
-    kms_key_arns: dict[str, str]  # logical id -> ARN
+    kms_key_arns: dict[str, str]  # logical id -> ARN (envelope mode: SigningKey)
     dynamodb: Any
     kms: Any
 
-    def keys(self) -> SigningKeys:
+    def keys(self) -> EnvelopeKeys:
+        """The keys ``rotate`` makes: envelope mode's (kms mode's keys are KMS keys, never made here)."""
         store = SessionStore(self.table_name, client=self.dynamodb)
-        if self.mode == "kms":
-            ids = {"ES256": self.kms_key_arns["SigningKey"], "RS256": self.kms_key_arns.get("RsaSigningKey", "")}
-            return KmsKeys(store, ids, client=self.kms)
         return EnvelopeKeys(store, dict.fromkeys(SIGNING_ALGORITHMS, self.kms_key_arns["SigningKey"]),
                             client=self.kms)
 
@@ -77,11 +75,11 @@ def stack_target(stack_name: str, region: str | None) -> Target:
         raise SystemExit(f"stack {stack_name} has no TableName output: is it a qrlogin stack?")
     mode = parameters.get("SigningKeyMode", "envelope")
     arns = {}
-    for logical_id in ("SigningKey", "RsaSigningKey") if mode == "kms" else ("SigningKey",):
-        resource = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
+    if mode != "kms":  # only rotate uses the key, and it refuses kms mode
+        resource = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId="SigningKey")
         key_id = resource["StackResourceDetail"]["PhysicalResourceId"]
         # The functions name the key by ARN (!GetAtt SigningKey.Arn); so does the binding.
-        arns[logical_id] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        arns["SigningKey"] = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
     return Target(outputs["TableName"], mode, arns, session.client("dynamodb"), kms)
 
 
