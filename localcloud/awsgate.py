@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from localcloud.armed import Armed
+
 # X-Amz-Target prefixes of the services behind the gate, by boto3 service name.
 TARGET_PREFIXES = {
     "dynamodb": "DynamoDB_20120810",
@@ -66,26 +68,16 @@ class AwsFault:
 
 class AwsGate:
     def __init__(self) -> None:
-        self.faults: dict[str, AwsFault] = {}  # by X-Amz-Target
-        self._faults_lock = threading.Lock()
+        self.faults: Armed[AwsFault] = Armed()  # by X-Amz-Target
         self._dynamodb = threading.Lock()
 
     def add_fault(self, operation: str, error: str, status: int, times: int) -> None:
-        with self._faults_lock:
-            self.faults[target_of(operation)] = AwsFault(error, status, times)
-
-    def _take_fault(self, target: str) -> AwsFault | None:
-        with self._faults_lock:
-            fault = self.faults.get(target)
-            if fault is None or fault.remaining <= 0:
-                return None
-            fault.remaining -= 1
-            return fault
+        self.faults.arm(target_of(operation), AwsFault(error, status, times))
 
     def wrap(self, app: WsgiApp) -> WsgiApp:
         def gated(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
             target = environ.get("HTTP_X_AMZ_TARGET", "")
-            fault = self._take_fault(target) if target else None
+            fault = self.faults.take(target) if target else None
             if fault is not None:
                 return _error(target, fault, start_response)
             if target.startswith(SERIALIZED):

@@ -147,12 +147,12 @@ def routes(idp: DevIdentityProvider, faults: Faults, gate: AwsGate, poller: Stre
         listed.update({target: {"status": f.status, "error": f.error, "remaining": f.remaining}
                        for target, f in gate.faults.items()})
         listed.update({route: {"status": f.status, "remaining": f.remaining}
-                       for route, f in faults.routes.by_route.items()})
+                       for route, f in faults.routes.items()})
         return web.json_response(listed)
 
     async def clear_faults(request: web.Request) -> web.Response:
         faults.by_connection.clear()
-        faults.routes.by_route.clear()
+        faults.routes.clear()
         gate.faults.clear()
         return web.Response(status=204)
 

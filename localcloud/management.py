@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from localcloud.armed import Armed
 from localcloud.routefaults import RouteFaults
 from localcloud.websocket import Connection, WebSocketGateway
 
@@ -48,19 +49,16 @@ class Fault:
 
 class Faults:
     def __init__(self) -> None:
-        self.by_connection: dict[str, Fault] = {}
+        self.by_connection: Armed[Fault] = Armed()
         self.routes = RouteFaults()  # the gateways' route faults (routefaults.py)
 
     def add(self, connection_id: str, status: int, times: int) -> None:
-        self.by_connection[connection_id] = Fault(status, times)
+        self.by_connection.arm(connection_id, Fault(status, times))
 
     def take(self, connection_id: str) -> int | None:
         """The status to fail this call with, if a fault is armed for the connection."""
-        fault = self.by_connection.get(connection_id)
-        if fault is None or fault.remaining <= 0:
-            return None
-        fault.remaining -= 1
-        return fault.status
+        fault = self.by_connection.take(connection_id)
+        return None if fault is None else fault.status
 
 
 def _iso8601(epoch_ms: int) -> str:

@@ -12,9 +12,10 @@ plays a reply the local stack cannot produce on demand, such as the
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from localcloud.armed import Armed
 
 
 class UnknownRoute(ValueError):
@@ -28,23 +29,14 @@ class RouteFault:
     body: dict[str, Any] | None = None
 
 
-@dataclass
-class RouteFaults:
-    by_route: dict[str, RouteFault] = field(default_factory=dict)
-    known: set[str] = field(default_factory=set)  # the gateways' route keys
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+class RouteFaults(Armed[RouteFault]):
+    """Faults by route key; ``take`` gives the one to answer a request with, if one is armed for its route."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.known: set[str] = set()  # the gateways' route keys
 
     def add(self, route_key: str, times: int, status: int | None = None, body: dict[str, Any] | None = None) -> None:
         if route_key not in self.known:
             raise UnknownRoute(f"route must be one of {sorted(self.known)}, not {route_key!r}")
-        with self._lock:
-            self.by_route[route_key] = RouteFault(times, status, body)
-
-    def take(self, route_key: str) -> RouteFault | None:
-        """The fault to answer this request with, if one is armed for its route."""
-        with self._lock:
-            fault = self.by_route.get(route_key)
-            if fault is None or fault.remaining <= 0:
-                return None
-            fault.remaining -= 1
-            return fault
+        self.arm(route_key, RouteFault(times, status, body))
