@@ -2,7 +2,7 @@
 
 Each runs against a stack of its own purpose (faults arm the whole stack) through
 the local-only hooks: ``/dev/faults`` (Management API per connection, AWS per
-operation), ``/dev/stream`` (pause, restart).  Introspection failures are in
+operation, gateway per route), ``/dev/stream`` (pause, restart).  Introspection failures are in
 test_introspection.py.
 """
 
@@ -209,6 +209,31 @@ def test_a_throttled_status_read_is_a_503_not_a_wrong_answer(api_for, run):
         await api.fault(operation="dynamodb:GetItem", times=EXHAUSTING, **THROTTLE)
         reply = await api.call("GET", f"/sessions/{login.session_id}", token=login.browser_token)
         assert (reply.status, reply.body["error"]) == (503, "temporarily_unavailable")
+
+    run(api_for(scenario))
+
+
+# -- route faults (the gateways) ----------------------------------------------------
+
+TOKEN_ROUTE = "POST /sessions/{session_id}/token"
+
+
+def test_a_route_fault_answers_its_next_requests_then_the_function_does(api_for, run):
+    async def scenario(api: Api):
+        # Given a pending session, and its token route armed: once as a failed function, then once with a reply
+        login = await api.create()
+        refused = await api.call("POST", "/dev/faults", body={"route": "POST /nowhere", "times": 1})
+        assert (refused.status, refused.body["error"]) == (400, "invalid_request")
+        await api.fault(route=TOKEN_ROUTE, times=1)
+        assert (await api.redeem(login)).body == {"message": "Internal Server Error"}
+        await api.fault(route=TOKEN_ROUTE, times=2, status=418, body={"played": True})
+        assert (await api.redeem(login)).status == 418
+        assert (await api.faults())[TOKEN_ROUTE] == {"status": 418, "remaining": 1}
+
+        # When the faults are cleared, the function answers again
+        await api.clear_faults()
+        reply = await api.redeem(login)
+        assert (reply.status, reply.body["error"]) == (400, "authorization_pending")
 
     run(api_for(scenario))
 
