@@ -59,19 +59,7 @@ def create_oauth_app() -> APIGatewayHttpResolver:
 
 def read_form(app: APIGatewayHttpResolver) -> dict[str, str]:
     """An application/x-www-form-urlencoded body, each parameter at most once (RFC 6749 §3.2)."""
-    content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type != FORM:
-        raise errors.InvalidRequest(f"The body must be {FORM}.")
-    try:
-        text = raw_body(app).decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.InvalidRequest("The body is not UTF-8.") from None
-    except domain_errors.DomainError as error:
-        raise errors.InvalidRequest(error.message) from None
-    try:
-        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=False, errors="strict")
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidRequest("The body is not a valid form.") from None
+    parsed = _parse(_form_text(app), "The body is not a valid form.")
     duplicated = sorted(name for name, values in parsed.items() if len(values) > 1)
     if duplicated:
         raise errors.InvalidRequest(f"{duplicated[0]} is given more than once.")
@@ -81,27 +69,35 @@ def read_form(app: APIGatewayHttpResolver) -> dict[str, str]:
 
 def query_params(app: APIGatewayHttpResolver) -> dict[str, list[str]]:
     """The raw query, every value kept (duplicates are the caller's to refuse)."""
-    return _multi_params(app.current_event.raw_event.get("rawQueryString") or "")
+    return _non_empty(_parse(app.current_event.raw_event.get("rawQueryString") or "", "The query string is not valid."))
 
 
 def form_params(app: APIGatewayHttpResolver) -> dict[str, list[str]]:
     """A form body, every value kept (an authorization request sent with POST, OIDC Core §3.1.2.1)."""
+    return _non_empty(_parse(_form_text(app), "The body is not a valid form."))
+
+
+def _form_text(app: APIGatewayHttpResolver) -> str:
+    """The body of a form request (http.raw_body: base64 and the size limit), as text."""
     content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise errors.InvalidRequest(f"The body must be {FORM}.")
     try:
-        return _multi_params(raw_body(app).decode("utf-8"))
+        return raw_body(app).decode("utf-8")
     except UnicodeDecodeError:
         raise errors.InvalidRequest("The body is not UTF-8.") from None
     except domain_errors.DomainError as error:
         raise errors.InvalidRequest(error.message) from None
 
 
-def _multi_params(raw: str) -> dict[str, list[str]]:
+def _parse(raw: str, refusal: str) -> dict[str, list[str]]:
     try:
-        parsed = parse_qs(raw, keep_blank_values=True, errors="strict")
+        return parse_qs(raw, keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidRequest("The query string is not valid.") from None
+        raise errors.InvalidRequest(refusal) from None
+
+
+def _non_empty(parsed: dict[str, list[str]]) -> dict[str, list[str]]:
     return {name: [v for v in values if v != ""] for name, values in parsed.items()}
 
 
