@@ -1,7 +1,7 @@
 """OAuth errors as values, mapped to responses in one place (RFC 6749 §5.2, RFC 6750 §3).
 
-Each error names its code and HTTP status; ``token_error_body`` and
-``token_error_headers`` are the only translation to the wire.  Descriptions
+Each error names its code and HTTP status; its ``body()`` and ``headers()``
+are the only translation to the wire (``oauth.endpoint`` sends them).  Descriptions
 are for developers and never carry a secret (no code, secret or token).
 """
 

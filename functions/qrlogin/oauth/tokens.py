@@ -5,10 +5,11 @@
   algorithm (RS256 unless it named ES256).
 - access token (RFC 9068): ``typ: at+jwt``, RS256 (the only family an API
   Gateway JWT authorizer verifies), ``iss, exp, aud = the configured API
-  audience, sub, client_id, iat, jti, scope, auth_time``.  /userinfo accepts it.
+  audience, sub, client_id, iat, jti, scope, auth_time, name?``.  /userinfo
+  accepts it and answers from it alone.
 
-Signing is ``qrlogin.signing``'s: ``signer.sign(claims, algorithm=, typ=)``
-and ``signer.jwks``.
+Signing is ``qrlogin.signing``'s: ``signer.sign(claims, algorithm=, typ=)``;
+/userinfo checks with the key its kid names in the signer's RS256 keyring.
 """
 
 from __future__ import annotations
