@@ -21,7 +21,6 @@ FLOWS: list[Callable[[Any, Any, Any, Any], None]] = []
 def device_flow(api: Any, issue: Any, idp: Any, aws: Any) -> None:
     """RFC 8628 (issue 13): a device authorization, a pending poll, the phone by typed code, the tokens."""
     import base64
-    from urllib.parse import urlencode
 
     from qrlogin.oauth.clients import ClientRegistry
     from tests.unit.conftest import TABLE_NAME
