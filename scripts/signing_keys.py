@@ -1,7 +1,7 @@
 """Rotate and list the signing keys of a deployed or a local stack (README, "Signing keys and rotation").
 
     PYTHONPATH=functions python scripts/signing_keys.py --stack qrlogin list
-    PYTHONPATH=functions python scripts/signing_keys.py --stack qrlogin rotate [--algorithm ES256] [--activate-in 360]
+    PYTHONPATH=functions python scripts/signing_keys.py --stack qrlogin rotate [--algorithm ES256] [--activate-in N]
     ... --local http://127.0.0.1:3000 ...        the same against `make dev`'s stack
 
 ``rotate`` adds a new key per algorithm (both unless ``--algorithm``), encrypted
