@@ -17,16 +17,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from qrlogin import errors
 from qrlogin.sessions import Session, Status
 from qrlogin.store import (
     LAST_WRITE_CONNECTION,
     Item,
     SessionStore,
-    _dependency_failure,
-    _is_condition_failure,
     _owned,
     session_from_item,
     session_key,
@@ -64,10 +60,6 @@ class UserCodeStore:
     def _client(self) -> Any:
         return self.sessions.client
 
-    @property
-    def _table(self) -> str:
-        return self.sessions.table_name
-
     # -- codes ---------------------------------------------------------------
 
     def reserve(self, code: str, session_id: str, expires_at: int, now: float) -> bool:
@@ -85,11 +77,7 @@ class UserCodeStore:
 
     def resolve(self, code: str, now: float) -> str | None:
         """The session id a live code names, or None."""
-        try:
-            response = self._client.get_item(TableName=self._table, Key=code_key(code))
-        except (ClientError, BotoCoreError) as error:
-            raise _dependency_failure(error) from None
-        item = response.get("Item")
+        item = self.sessions.read_item(code_key(code))
         if not item or int(item["expires_at"]["N"]) <= now:
             return None
         return str(item["session_id"]["S"])
@@ -100,43 +88,37 @@ class UserCodeStore:
         Condition: owned by this browser, not expired, pending or scanned, and no
         code yet.  When another request bound one first, that one is returned.
         """
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=session_key(session_id),
-                # last_write "connection": not a status change, so the notifier's filter skips it.
-                UpdateExpression="SET user_code = :code, last_write = :write",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND browser_token_hash = :hash AND expires_at > :now"
-                    " AND #status IN (:pending, :scanned) AND attribute_not_exists(user_code)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":code": {"S": code},
-                    ":write": {"S": LAST_WRITE_CONNECTION},
-                    ":hash": {"S": token_hash},
-                    ":now": {"N": str(int(now))},
-                    ":pending": {"S": Status.PENDING.value},
-                    ":scanned": {"S": Status.SCANNED.value},
-                },
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                old_item = error.response.get("Item")
-                old = _owned(session_from_item(old_item) if old_item else None, token_hash)
-                if old is None:
-                    raise errors.SessionNotFound() from None
-                if old.user_code is not None:
-                    return old
-                if old.effective_status(now) is Status.EXPIRED:
-                    raise errors.SessionExpired() from None
-                raise errors.SessionConflict(f"The session is {old.status.value}; a code would lead nowhere.") from None
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return session_from_item(response["Attributes"])
+        bound, item = self.sessions.conditional_write(
+            self._client.update_item,
+            Key=session_key(session_id),
+            # last_write "connection": not a status change, so the notifier's filter skips it.
+            UpdateExpression="SET user_code = :code, last_write = :write",
+            ConditionExpression=(
+                "attribute_exists(pk) AND browser_token_hash = :hash AND expires_at > :now"
+                " AND #status IN (:pending, :scanned) AND attribute_not_exists(user_code)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":code": {"S": code},
+                ":write": {"S": LAST_WRITE_CONNECTION},
+                ":hash": {"S": token_hash},
+                ":now": {"N": str(int(now))},
+                ":pending": {"S": Status.PENDING.value},
+                ":scanned": {"S": Status.SCANNED.value},
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+        if bound:
+            return session_from_item(item)
+        old = _owned(session_from_item(item) if item else None, token_hash)
+        if old is None:
+            raise errors.SessionNotFound()
+        if old.user_code is not None:
+            return old
+        if old.effective_status(now) is Status.EXPIRED:
+            raise errors.SessionExpired()
+        raise errors.SessionConflict(f"The session is {old.status.value}; a code would lead nowhere.")
 
     # -- guessing budgets ------------------------------------------------------
 
@@ -176,12 +158,4 @@ class UserCodeStore:
 
     def _conditional_update(self, **request: Any) -> bool:
         """One UpdateItem on this table: False when its condition fails, 503 when DynamoDB does."""
-        try:
-            self._client.update_item(TableName=self._table, **request)
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return True
+        return self.sessions.conditional_write(self._client.update_item, **request)[0]
