@@ -24,15 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from qrlogin import ids, user_codes
 from qrlogin.config import Settings
 from qrlogin.oauth import errors
 from qrlogin.oauth.authorize import new_code, session_of_code  # a device code has an authorization code's shape
 from qrlogin.observability import count, logger, session_ref
 from qrlogin.sessions import Session, Status
-from qrlogin.store import Item, SessionStore, _dependency_failure, _is_condition_failure, session_from_item, session_key
+from qrlogin.store import Item, SessionStore, session_from_item, session_key
 from qrlogin.user_code_store import UserCodeStore
 
 # RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for this and all later polls.
@@ -134,29 +132,16 @@ class DeviceGrantStore:
 
     def _update(self, session_id: str, update: str, condition: str, values: Item) -> tuple[bool, Item]:
         """One conditional UpdateItem: (True, new item) or (False, the item as it was)."""
-        try:
-            response = self.sessions.client.update_item(
-                TableName=self.sessions.table_name, Key=session_key(session_id),
-                UpdateExpression=update, ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False, error.response.get("Item") or {}
-            raise _dependency_failure(error) from None
-        except BotoCoreError as error:
-            raise _dependency_failure(error) from None
-        return True, response["Attributes"]
+        return self.sessions.conditional_write(
+            self.sessions.client.update_item, Key=session_key(session_id),
+            UpdateExpression=update, ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
 
     def read(self, session_id: str) -> Item:
-        try:
-            response = self.sessions.client.get_item(TableName=self.sessions.table_name, Key=session_key(session_id),
-                                                     ConsistentRead=True)
-        except (ClientError, BotoCoreError) as error:
-            raise _dependency_failure(error) from None
-        return response.get("Item") or {}
+        return self.sessions.read_item(session_key(session_id), consistent=True) or {}
 
     def poll(self, device_code: str, client_id: str, now: float) -> Approved:
         """Approved when the tokens may be minted; otherwise raises what RFC 8628 §3.5 says."""
