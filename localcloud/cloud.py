@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -38,10 +38,13 @@ class Resources:
     table_name: str
     table_arn: str
     stream_arn: str
-    key_id: str
-    key_arn: str
     # Every KMS key the parameters make (SigningKey, and RsaSigningKey in kms mode): logical id -> ARN.
-    key_arns: dict[str, str] = field(default_factory=dict)
+    key_arns: dict[str, str]
+
+    @property
+    def key_arn(self) -> str:
+        """The signing key's ARN (SigningKey: the one key every mode makes)."""
+        return self.key_arns["SigningKey"]
 
 
 class LocalCloud:
@@ -77,8 +80,6 @@ class LocalCloud:
             table_name=table_name,
             table_arn=table["TableArn"],
             stream_arn=table["LatestStreamArn"],
-            key_id=key_arns["SigningKey"].rsplit("/", 1)[-1],
-            key_arn=key_arns["SigningKey"],
             key_arns=key_arns,
         )
         return self.resources

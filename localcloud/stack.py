@@ -44,15 +44,14 @@ def url_host(host: str) -> str:
 def local_ids(template: dict[str, Any], resources: Resources) -> tuple[dict[str, str], dict[str, str]]:
     """(Ref values, GetAtt values) of the template's resources, as made locally."""
     (table,) = resources_of_type(template, "AWS::DynamoDB::Table")
-    key_arns = resources.key_arns or {"SigningKey": resources.key_arn}
-    refs = {table: resources.table_name, **{key: arn.rsplit("/", 1)[-1] for key, arn in key_arns.items()}}
+    refs = {table: resources.table_name, **{key: arn.rsplit("/", 1)[-1] for key, arn in resources.key_arns.items()}}
     for api in [*resources_of_type(template, "AWS::ApiGatewayV2::Api"),
                 *resources_of_type(template, "AWS::Serverless::HttpApi")]:
         refs[api] = api.lower()  # stands in for the API id; URLs built from it are localized
     for function in resources_of_type(template, "AWS::Serverless::Function"):
         refs[function] = f"{STACK_NAME}-{function}"
     attributes = {f"{table}.Arn": resources.table_arn, f"{table}.StreamArn": resources.stream_arn,
-                  **{f"{key}.Arn": arn for key, arn in key_arns.items()}}
+                  **{f"{key}.Arn": arn for key, arn in resources.key_arns.items()}}
     return refs, attributes
 
 

@@ -24,7 +24,7 @@ RESOURCES = Resources(
     endpoint="http://127.0.0.1:4566", table_name="local-table",
     table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table",
     stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/local-table/stream/2026-01-01T00:00:00.000",
-    key_id="key-1", key_arn="arn:aws:kms:us-east-1:123456789012:key/key-1",
+    key_arns={"SigningKey": "arn:aws:kms:us-east-1:123456789012:key/key-1"},
 )
 # As the local stack sets them: the development IdP, whose issuer and audience the Rules require (DESIGN §6).
 LOCAL_DEFAULTS = {"AllowedOrigins": "*", "PhoneJwksUrl": f"{BASE_URL}/dev/jwks.json",
