@@ -26,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from qrlogin.oauth.clients import ClientRegistry, InvalidClientMetadata
+from qrlogin.oauth.clients import DEFAULT_SIGNING_ALG, SIGNING_ALGS, ClientRegistry, InvalidClientMetadata
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing",
                      "aws_session_token": "testing"}
@@ -62,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     register.add_argument("--redirect-uri", action="append", required=True, dest="redirect_uris")
     register.add_argument("--public", action="store_true", help="no secret (a SPA or native app; PKCE required)")
     register.add_argument("--name", default="", help="shown on the hosted sign-in page")
-    register.add_argument("--alg", choices=("RS256", "ES256"), help="id_token algorithm (default RS256)")
+    register.add_argument("--alg", choices=SIGNING_ALGS, help=f"id_token algorithm (default {DEFAULT_SIGNING_ALG})")
     commands.add_parser("list", help="every client, without secrets")
     remove = commands.add_parser("remove", help="remove a client")
     remove.add_argument("client_id")
