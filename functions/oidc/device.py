@@ -18,20 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from qrlogin import deps, device
 from qrlogin.config import get_settings
 from qrlogin.http import json_response, source_ip, user_agent
-from qrlogin.oauth import clients, errors
-from qrlogin.oauth.authorize import SCOPES_SUPPORTED
+from qrlogin.oauth import clients
+from qrlogin.oauth.authorize import granted_scope
 from qrlogin.oauth.endpoint import create_oauth_app, read_form
 from qrlogin.observability import logger, metrics
 
 app = create_oauth_app()
-
-
-def requested_scope(params: dict[str, str]) -> str:
-    """``openid`` when none is asked for; unknown values are dropped (RFC 6749 §3.3); openid is required."""
-    requested = params.get("scope", "openid").split()
-    if "openid" not in requested:
-        raise errors.InvalidScope("scope must contain openid.")
-    return " ".join(s for s in SCOPES_SUPPORTED if s in requested)
 
 
 @app.post("/device_authorization")
@@ -41,8 +33,9 @@ def device_authorization() -> Response:
     params = read_form(app)
     registry = clients.ClientRegistry(settings.table_name, deps.store().client)
     client = clients.authenticate(registry, params, app.current_event.headers.get("authorization"))
+    scope = granted_scope(params.get("scope", "openid"))  # openid when none is asked for
     authorization = device.authorize_device(
-        deps.store(), deps.user_codes(), settings, client_id=client.client_id, scope=requested_scope(params),
+        deps.store(), deps.user_codes(), settings, client_id=client.client_id, scope=scope,
         source_ip=source_ip(app), user_agent=user_agent(app), now=now)
     return json_response(200, device.authorization_body(authorization, settings, now), headers={"Pragma": "no-cache"})
 

@@ -90,6 +90,17 @@ def error_redirect(redirect_uri: str, error: errors.OAuthError, state: str | Non
                                        "state": state, "iss": issuer})
 
 
+def granted_scope(requested: str) -> str:
+    """The supported values of a requested scope, which must contain openid.
+
+    Unknown values are ignored (RFC 6749 §3.3 lets the server narrow the scope).
+    """
+    values = requested.split()
+    if "openid" not in values:
+        raise errors.InvalidScope("scope must contain openid.")
+    return " ".join(s for s in SCOPES_SUPPORTED if s in values)
+
+
 def parse(registry: ClientRegistry, query: Mapping[str, list[str]]) -> AuthorizationRequest:
     """Check an authorization request in the spec's order; raises ErrorPage or RedirectError."""
 
@@ -134,11 +145,10 @@ def parse(registry: ClientRegistry, query: Mapping[str, list[str]]) -> Authoriza
         raise refuse(errors.UnsupportedResponseType())
     if single("response_mode") not in (None, "query"):
         raise refuse(errors.InvalidRequest("Only response_mode=query is supported."))
-    requested = (single("scope") or "").split()
-    if "openid" not in requested:
-        raise refuse(errors.InvalidScope("scope must contain openid."))
-    # Unknown scope values are ignored (RFC 6749 §3.3 lets the server narrow the scope).
-    scope = " ".join(s for s in SCOPES_SUPPORTED if s in requested)
+    try:
+        scope = granted_scope(single("scope") or "")
+    except errors.InvalidScope as error:
+        raise refuse(error) from None
     nonce = single("nonce")
     if nonce is not None and (not nonce or len(nonce) > MAX_NONCE_LENGTH):
         raise refuse(errors.InvalidRequest(f"nonce must be 1 to {MAX_NONCE_LENGTH} characters."))
