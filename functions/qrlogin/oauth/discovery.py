@@ -12,16 +12,16 @@ CLAIMS_SUPPORTED = ("iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonc
 
 
 def openid_configuration(issuer: str) -> dict[str, Any]:
-    grant_types = grants.grant_types()
-    document: dict[str, Any] = {
+    return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
+        "device_authorization_endpoint": f"{issuer}/device_authorization",
         "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": list(grant_types),
+        "grant_types_supported": list(grants.grant_types()),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
@@ -33,6 +33,3 @@ def openid_configuration(issuer: str) -> dict[str, Any]:
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
     }
-    if grants.DEVICE_CODE in grant_types:
-        document["device_authorization_endpoint"] = f"{issuer}/device_authorization"
-    return document
