@@ -29,9 +29,9 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
+from qrlogin.signing import ENVELOPE_CONTEXT, envelope_context
+
 MIN_FORM_LENGTH = 16
-# What qrlogin.signing binds an encrypted private key to (and, per key, its kid and algorithm).
-PURPOSE = {"purpose": "qrlogin-id-token-signing-key"}
 
 
 @dataclass
@@ -114,7 +114,7 @@ def signing_keys(dynamodb: Any, kms: Any, table_name: str) -> list[bytes]:
         algorithm = pk.partition("#")[2]
         for ciphertext, hints in _ciphertexts(item, {"alg": algorithm} if algorithm else {}):
             kid, alg = hints.get("kid", ""), hints.get("alg") or hints.get("algorithm", "")
-            for context in ({**PURPOSE, "kid": kid, "alg": alg}, PURPOSE, {}):
+            for context in (envelope_context(kid, alg), ENVELOPE_CONTEXT, {}):
                 try:
                     plaintext = kms.decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"]
                 except ClientError:
