@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from aws_lambda_powertools.event_handler import Response
 
 STATIC = Path(__file__).resolve().parent / "static"
-SCRIPTS = {"qrlogin.js", "authorize.js"}
 
 _STYLE = """
 :root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827}
