@@ -33,7 +33,6 @@ DEFAULT_SIGNING_ALG = "RS256"
 SIGNING_ALGS = ("RS256", "ES256")
 MAX_REDIRECT_URIS = 10
 MAX_URI_LENGTH = 2000
-CLIENT_ID_PATTERN_LENGTH = 22  # 128 random bits, base64url, like a session id
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
