@@ -313,6 +313,19 @@ def test_userinfo_accepts_a_token_signed_by_a_key_another_container_made_since(r
     assert result.status == 200 and result.body["sub"] == "alice"
 
 
+@pytest.mark.parametrize("claim, value", [("aud", "another-api"), ("iss", "https://other.example.com"),
+                                          ("sub", None)])
+def test_userinfo_refuses_our_signature_on_another_audience_issuer_or_no_subject(rp, claim, value):
+    # Given a token signed by this stack's own access-token key, but with one claim wrong
+    header, claims = jwt_parts(tokens(rp)["access_token"])
+    claims = {**claims, claim: value} if value is not None else {k: v for k, v in claims.items() if k != claim}
+    forged = deps.signer().sign(claims, algorithm="RS256", typ=header["typ"])
+    # When it is sent to userinfo
+    result = rp.userinfo(forged)
+    # Then it is refused as an invalid token
+    assert result.status == 401 and 'error="invalid_token"' in result.headers["www-authenticate"]
+
+
 @pytest.mark.parametrize("token", ["x", "a.b.c", "é" * 10, "e30.e30.", "x" * 9000])
 def test_userinfo_refuses_garbage_tokens_with_401(rp, token):
     assert rp.userinfo(token).status == 401
