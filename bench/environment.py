@@ -142,21 +142,26 @@ ROUTES = [(method, _route_pattern(path), path, name) for method, path, name in h
 
 
 def http_request_event(method: str, path: str, *, token: str | None = None, body: Any = None,
-                       user_agent: str = BROWSER_UA, source_ip: str = "198.51.100.7") -> tuple[str, dict[str, Any]]:
-    """(function logical id, API Gateway HTTP API v2 event) for a request, routed by the template."""
+                       user_agent: str = BROWSER_UA, source_ip: str = "198.51.100.7", query: str = "",
+                       data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[str, dict[str, Any]]:
+    """(function logical id, API Gateway HTTP API v2 event) for a request, routed by the template.
+
+    ``body`` is sent as JSON; ``data`` as it is (a form, say), with its content-type among ``headers``.
+    """
     matches = [(found, template, name) for route_method, pattern, template, name in ROUTES
                if route_method == method and (found := pattern.match(path))]
     if not matches:
         raise LookupError(f"no route for {method} {path}")
     ((found, template, function_name),) = matches
-    headers = {"user-agent": user_agent, "origin": ORIGIN}
+    sent = {"user-agent": user_agent, "origin": ORIGIN}
     if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None:
-        headers["content-type"] = "application/json"
-    event = http_event(method=method, path=path, route_key=f"{method} {template}",
-                       path_parameters=found.groupdict() or None, headers=headers, body=data, source_ip=source_ip)
+        sent["authorization"] = f"Bearer {token}"
+    if body is not None:
+        data = json.dumps(body).encode()
+        sent["content-type"] = "application/json"
+    event = http_event(method=method, path=path, route_key=f"{method} {template}", query=query,
+                       path_parameters=found.groupdict() or None, headers={**sent, **(headers or {})}, body=data,
+                       source_ip=source_ip)
     return function_name, event
 
 

@@ -38,8 +38,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from bench import pricing
 from bench.environment import (
-    ORIGIN,
-    ROUTES,
+    BROWSER_UA,
     TEMPLATE,
     context,
     handler,
@@ -50,7 +49,7 @@ from bench.environment import (
 )
 from bench.recorder import Call, Recorder, installed
 from bench.scenarios import COLD_START_FUNCTIONS as ALL_FUNCTIONS
-from localcloud.events import http_event, new_connection_id, stream_record
+from localcloud.events import new_connection_id, stream_record
 from localcloud.filters import record_matches
 from localcloud.poller import stream_mapping
 from localcloud.template import functions, resources_of_type
@@ -185,11 +184,8 @@ class LoginDriver:
         return response
 
     def http(self, method: str, path: str, *, token: str | None = None) -> tuple[int, Any]:
-        logical_id, event = http_request_event(method, path, token=token, source_ip=self.source_ip)
-        response = self.invoke(logical_id, event, f"{method} {event['routeKey'].split(' ', 1)[1]}")
-        self.login.http_requests += 1
-        self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
-        self.login.access_log_bytes += access_log_line("HttpApi", event, response)
+        """A JSON route of the browser or the phone: (status, parsed body)."""
+        response = self.request(method, path, token=token, user_agent=BROWSER_UA)
         body = response.get("body")
         return response["statusCode"], json.loads(body) if body else None
 
@@ -225,17 +221,12 @@ class LoginDriver:
                     self.login.ws_units += max(1, math.ceil(call.payload_bytes / WS_MESSAGE_UNIT))
 
     def request(self, method: str, path: str, *, query: str = "", body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> dict[str, Any]:
+                headers: dict[str, str] | None = None, token: str | None = None,
+                user_agent: str = "Mozilla/5.0") -> dict[str, Any]:
         """Any HTTP route of the template (query strings, form bodies, pages): the raw response."""
-        matches = [(m, tpl, name) for route_method, pattern, tpl, name in ROUTES
-                   if route_method == method and (m := pattern.match(path))]
-        if len(matches) != 1:
-            raise LookupError(f"template.yaml has no route {method} {path}")
-        ((found, template, logical_id),) = matches
-        event = http_event(method=method, path=path, route_key=f"{method} {template}", query=query, body=body,
-                           path_parameters=found.groupdict() or None, source_ip=self.source_ip,
-                           headers={"origin": ORIGIN, "user-agent": "Mozilla/5.0", **(headers or {})})
-        response = self.invoke(logical_id, event, f"{method} {template}")
+        logical_id, event = http_request_event(method, path, token=token, user_agent=user_agent,
+                                               source_ip=self.source_ip, query=query, data=body, headers=headers)
+        response = self.invoke(logical_id, event, event["routeKey"])
         self.login.http_requests += 1
         self.login.http_units += max(1, math.ceil(len(json.dumps(event)) / HTTP_REQUEST_UNIT))
         self.login.access_log_bytes += access_log_line("HttpApi", event, response)
