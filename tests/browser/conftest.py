@@ -33,10 +33,6 @@ DESKTOP = {"width": 1280, "height": 800}
 expect.set_options(timeout=WAIT_MS)
 
 
-
-
-
-
 @pytest.fixture(scope="package")
 def stack(chromium_path: Path) -> Iterator[StackProcess]:
     with StackProcess(*SHARED_PARAMS) as process:
