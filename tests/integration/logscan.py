@@ -1,4 +1,7 @@
-"""The one scanner for secrets in logs (DESIGN §7), for every test that searches a stack's output.
+"""The scanner for secrets in logs (DESIGN §7) of the integration and unit tiers.
+
+(The load tier, ``python -m bench load`` and the idp tier look only for the whole tokens and
+secrets their clients saw: ``bench.load.leaked``, ``tests/idp/conftest.py``.)
 
     secrets = Secrets()
     secrets.token("browser token", login.browser_token)      # a token or a JWT
