@@ -129,6 +129,6 @@ def test_the_build_reads_the_runtime_sam_resolved_from_build_toml(tmp_path):
 
 
 def test_the_package_ships_no_pyjwt(sam_build):
-    # Phone tokens are verified with cryptography's primitives (qrlogin/phone_auth/jws.py); PyJWT is a dev tool here
+    # Phone tokens are verified with cryptography's primitives (qrlogin/jws.py); PyJWT is a dev tool here
     shipped = [name for name in FUNCTIONS if (sam_build / name / "jwt").exists()]
     assert not shipped, f"PyJWT is in {shipped}"

@@ -1,4 +1,4 @@
-"""qrlogin.phone_auth.jws: compact JWS with cryptography's primitives, against hostile input.
+"""qrlogin.jws: compact JWS with cryptography's primitives, against hostile input.
 
 The phone-token verifier (jwt mode) uses this module instead of PyJWT, whose
 import costs the confirm function's cold start most of its margin
@@ -19,8 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from qrlogin import errors
-from qrlogin.phone_auth import jws
+from qrlogin import errors, jws
 from qrlogin.phone_auth.claims import TokenPolicy
 from qrlogin.phone_auth.jwks import JwksCache
 from qrlogin.phone_auth.jwt_mode import JwtPhoneTokenVerifier

@@ -120,9 +120,9 @@ def verify_access_token(token: str, key_for: Callable[[str], dict[str, Any] | No
     """The claims of one of our access tokens, or InvalidToken.
 
     Checks the RFC 9068 profile: ``typ`` at+jwt, RS256 only, signature by the key
-    ``key_for(kid)`` gives, ``iss``, ``aud``, ``exp`` (phone_auth.jws does the JWS part).
+    ``key_for(kid)`` gives, ``iss``, ``aud``, ``exp`` (qrlogin.jws does the JWS part).
     """
-    from qrlogin.phone_auth import jws  # on first use: the package's verifiers are not the token function's
+    from qrlogin import jws  # on first use: cryptography's primitives stay out of the cold start
 
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise errors.InvalidToken()

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from qrlogin import errors
+from qrlogin.jws import MAX_TOKEN_LENGTH
 from qrlogin.sessions import PhoneUser
 
 # A display name is shown to the browser; keep it to something displayable.
 MAX_NAME_LENGTH = 64
 MAX_SUBJECT_LENGTH = 256
 # Largest token we look at; real ones (Cognito with groups included) stay far below.
-MAX_TOKEN_LENGTH = 16 * 1024
 # RFC 6750 §2.1 b64token: what a bearer token may consist of.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # Cognito: what its tokens say they are.

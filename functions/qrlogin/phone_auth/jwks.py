@@ -96,7 +96,7 @@ class JwksCache:
 
     @staticmethod
     def _parse(document: Any) -> dict[str, Any]:
-        from qrlogin.phone_auth import jws
+        from qrlogin import jws
 
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise errors.AuthUnavailable()  # not a JWKS: as good as no answer

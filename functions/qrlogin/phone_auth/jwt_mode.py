@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 
-from qrlogin import errors
-from qrlogin.phone_auth import jws
+from qrlogin import errors, jws
 from qrlogin.phone_auth.claims import TokenPolicy, check_bearer_token, user_from_claims
 from qrlogin.phone_auth.jwks import FETCH_TIMEOUT_SECONDS, JwksCache
 from qrlogin.sessions import PhoneUser

@@ -1,4 +1,6 @@
-"""Compact JWS for phone tokens (RS256, ES256) with ``cryptography``'s primitives only.
+"""Compact JWS verification (RS256, ES256) with ``cryptography``'s primitives only.
+
+Used for phone tokens (``phone_auth``) and for our own access tokens at /userinfo.
 
 PyJWT imports the whole of ``cryptography`` (x509, SSH key serialization,
 ciphers) at its first use, which the confirm function pays inside its cold
@@ -25,7 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
-from qrlogin.phone_auth.claims import MAX_TOKEN_LENGTH  # a bigger token is refused before it is decoded
+# No token we verify comes near it; a bigger one is refused before it is decoded.
+MAX_TOKEN_LENGTH = 16 * 1024
 
 ES256_SIGNATURE_BYTES = 64  # R || S, 32 bytes each (RFC 7518 §3.4)
 
