@@ -109,3 +109,20 @@ def test_the_policy_names_exactly_the_arn_secrets_manager_gives_that_secret():
                 .replace("${IntrospectionSecretName}", INTROSPECTION["IntrospectionSecretName"]))
     assert fnmatch.fnmatchcase(ours, resource)
     assert not fnmatch.fnmatchcase(other, resource)
+
+
+# The keys that sign phone tokens, and the introspection client secret, travel over these URLs:
+# plain http would let anyone on the path swap the keys or read the secret.
+@pytest.mark.parametrize("name", ["PhoneJwksUrl", "IntrospectionUrl"])
+@pytest.mark.parametrize("url", ["http://idp.example.com/jwks", "ftp://idp.example.com/jwks", "idp.example.com/jwks",
+                                 "http://127.0.0.1.example.com/jwks"])
+def test_a_url_that_phone_auth_fetches_must_be_https_off_loopback(name: str, url: str):
+    with pytest.raises(UnresolvableValue, match=name):
+        deploy(**COGNITO, **{name: url})
+
+
+@pytest.mark.parametrize("name", ["PhoneJwksUrl", "IntrospectionUrl"])
+@pytest.mark.parametrize("url", ["", "https://idp.example.com/jwks", "http://127.0.0.1:3000/dev/jwks", "http://localhost:9",
+                                 "http://[::1]:3000/dev/jwks.json"])
+def test_https_and_the_local_stacks_loopback_urls_are_accepted(name: str, url: str):
+    assert deploy(**COGNITO, **{name: url})[name] == url
