@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from qrlogin import ids, user_codes
+from qrlogin import ids, service, user_codes
 from qrlogin.config import Settings
 from qrlogin.oauth import errors
 from qrlogin.oauth.authorize import new_code, session_of_code  # a device code has an authorization code's shape
@@ -74,25 +74,16 @@ def interval_of(raw: Item, settings: Settings) -> int:
 
 def authorize_device(store: SessionStore, codes: UserCodeStore, settings: Settings, *, client_id: str, scope: str,
                      source_ip: str, user_agent: str, now: float) -> DeviceAuthorization:
-    if settings.issue_rate_limit_per_minute > 0:
-        store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
+    service.count_issue(store, settings, source_ip, now)
     session_id = ids.new_session_id()
     device_code = new_code(session_id)
     expires_at = int(now) + settings.device_code_ttl_seconds
     user_code = user_codes.reserve_new_code(codes, session_id, expires_at, now)
-    session = Session(
-        session_id=session_id,
-        status=Status.PENDING,
-        version=1,
-        created_at=int(now),
-        expires_at=expires_at,
-        # Nobody holds a browser token for a device grant: the hash of a secret never handed out.
-        browser_token_hash=ids.hash_token(ids.new_browser_token()),
-        request_ip=source_ip,
-        request_user_agent=user_agent,
+    # The browser token is dropped: nobody holds one for a device grant, so the browser routes cannot act on it.
+    session, _ = service.pending_session(
+        session_id=session_id, source_ip=source_ip, user_agent=user_agent, now=now, expires_at=expires_at,
         user_code=user_code,
-        bound={"client_id": client_id, "scope": scope, DEVICE_CODE_FIELD: ids.hash_token(device_code)},
-    )
+        bound={"client_id": client_id, "scope": scope, DEVICE_CODE_FIELD: ids.hash_token(device_code)})
     store.create(session)
     count("DeviceAuthorized")
     logger.info("device authorization issued", extra={"session_ref": session_ref(session_id), "client_id": client_id})

@@ -25,25 +25,40 @@ class IssuedSession:
     qr_url: str
 
 
+def count_issue(store: SessionStore, settings: Settings, source_ip: str, now: float) -> None:
+    """IssueRateLimitPerMinute: every kind of session a source address starts counts (429 past it)."""
+    if settings.issue_rate_limit_per_minute > 0:
+        store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
+
+
+def pending_session(*, session_id: str, source_ip: str, user_agent: str, now: float, expires_at: int,
+                    bound: dict[str, str] | None = None, user_code: str | None = None) -> tuple[Session, str]:
+    """A new pending session (not yet stored) and its browser token, which the session keeps only hashed."""
+    browser_token = ids.new_browser_token()
+    session = Session(
+        session_id=session_id,
+        status=Status.PENDING,
+        version=1,
+        created_at=int(now),
+        expires_at=expires_at,
+        browser_token_hash=ids.hash_token(browser_token),
+        request_ip=source_ip,
+        request_user_agent=user_agent,
+        user_code=user_code,
+        bound=dict(bound or {}),
+    )
+    return session, browser_token
+
+
 def issue_session(
     store: SessionStore, settings: Settings, *, source_ip: str, user_agent: str, now: float,
     bound: dict[str, str] | None = None,
 ) -> IssuedSession:
     """A new pending session; ``bound`` holds an OAuth request's fields (DESIGN §8)."""
-    if settings.issue_rate_limit_per_minute > 0:
-        store.count_issue(source_ip, now, settings.issue_rate_limit_per_minute)
-    browser_token = ids.new_browser_token()
-    session = Session(
-        session_id=ids.new_session_id(),
-        status=Status.PENDING,
-        version=1,
-        created_at=int(now),
-        expires_at=int(now) + settings.session_ttl_seconds,
-        browser_token_hash=ids.hash_token(browser_token),
-        request_ip=source_ip,
-        request_user_agent=user_agent,
-        bound=dict(bound or {}),
-    )
+    count_issue(store, settings, source_ip, now)
+    session, browser_token = pending_session(
+        session_id=ids.new_session_id(), source_ip=source_ip, user_agent=user_agent, now=now,
+        expires_at=int(now) + settings.session_ttl_seconds, bound=bound)
     store.create(session)
     count("SessionIssued")
     logger.info("session issued", extra={"session_ref": session_ref(session.session_id)})
