@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -34,24 +35,30 @@ def error_response(error: errors.DomainError) -> Response:
     return json_response(error.status_code, {"error": error.code, "message": error.message}, headers)
 
 
-def create_app() -> APIGatewayHttpResolver:
+INTERNAL_ERROR = {"error": "internal_error", "message": "Something went wrong on our side."}
+
+
+def create_app(render: Callable[[errors.DomainError], Response] = error_response,
+               internal_error: dict[str, str] = INTERNAL_ERROR) -> APIGatewayHttpResolver:
+    """The resolver every function uses; ``render`` and ``internal_error`` shape the error bodies
+    (the contract's by default; the OAuth endpoints pass RFC 6749 §5.2's)."""
     app = APIGatewayHttpResolver()
 
     @app.exception_handler(errors.DomainError)
     def domain_error(error: errors.DomainError) -> Response:
         logger.info("request refused", extra={"error": error.code, "status_code": error.status_code})
-        return error_response(error)
+        return render(error)
 
     @app.exception_handler(Exception)
     def unexpected_error(error: Exception) -> Response:
         # The traceback goes to the log (it holds no request data); the client
         # gets a plain JSON 500 with nothing of the internals.
         logger.exception("unexpected error")
-        return json_response(500, {"error": "internal_error", "message": "Something went wrong on our side."})
+        return json_response(500, internal_error)
 
     @app.not_found
     def not_found(_: Exception) -> Response:
-        return error_response(errors.RouteNotFound())
+        return render(errors.RouteNotFound())
 
     return app
 

@@ -147,6 +147,32 @@ def test_a_handler_without_its_table_fails_loudly_in_the_log_and_plainly_to_the_
     assert "TABLE_NAME" in all_output()
 
 
+def test_the_token_endpoint_without_its_table_answers_an_oauth_server_error(aws, monkeypatch, all_output):
+    # Given the OpenID Provider's token function started without TABLE_NAME
+    monkeypatch.delenv("TABLE_NAME")
+    deps.reset()
+
+    # When a client posts a token request
+    event = http_event(method="POST", path="/token", route_key="POST /token", source_ip="198.51.100.7",
+                       headers={"content-type": "application/x-www-form-urlencoded"},
+                       body=b"grant_type=authorization_code&code=x&redirect_uri=https%3A%2F%2Frp.example%2Fcb")
+    response = handler_for("OidcTokenFunction")(event, LambdaContext("OidcTokenFunction"))
+
+    # Then it gets RFC 6749's shape of error (error_description, not the contract's message), and the log names it
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {"error": "server_error",
+                                            "error_description": "Something went wrong on our side."}
+    assert "TABLE_NAME" in all_output()
+
+
+def test_an_unknown_route_of_an_oauth_function_is_an_oauth_style_404(aws):
+    event = http_event(method="GET", path="/token/nowhere", route_key="GET /token/nowhere", source_ip="198.51.100.7")
+    response = handler_for("OidcTokenFunction")(event, LambdaContext("OidcTokenFunction"))
+    assert response["statusCode"] == 404
+    body = json.loads(response["body"])
+    assert body["error"] == "not_found" and "error_description" in body and "message" not in body
+
+
 def test_the_websocket_handler_without_its_table_raises_naming_it(api, monkeypatch):
     # Given a container started without TABLE_NAME
     monkeypatch.delenv("TABLE_NAME")

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from qrlogin import errors as domain_errors
 from qrlogin.config import Settings
-from qrlogin.http import json_response, raw_body
+from qrlogin.http import create_app, json_response, raw_body
 from qrlogin.oauth import errors
 from qrlogin.observability import logger
 
@@ -33,26 +33,14 @@ def domain_error_response(error: domain_errors.DomainError) -> Response:
 
 
 def create_oauth_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver()
+    """qrlogin.http's resolver with RFC 6749 §5.2 bodies, plus the OAuth errors' own handler."""
+    app = create_app(domain_error_response,
+                     {"error": "server_error", "error_description": "Something went wrong on our side."})
 
     @app.exception_handler(errors.OAuthError)
     def oauth_error(error: errors.OAuthError) -> Response:
         logger.info("oauth request refused", extra={"error": error.code, "status_code": error.status_code})
         return oauth_error_response(error)
-
-    @app.exception_handler(domain_errors.DomainError)
-    def domain_error(error: domain_errors.DomainError) -> Response:
-        logger.info("request refused", extra={"error": error.code, "status_code": error.status_code})
-        return domain_error_response(error)
-
-    @app.exception_handler(Exception)
-    def unexpected_error(error: Exception) -> Response:
-        logger.exception("unexpected error")
-        return json_response(500, {"error": "server_error", "error_description": "Something went wrong on our side."})
-
-    @app.not_found
-    def not_found(_: Exception) -> Response:
-        return domain_error_response(domain_errors.RouteNotFound())
 
     return app
 
