@@ -20,7 +20,6 @@ from qrlogin import errors as domain_errors
 from qrlogin.config import get_settings
 from qrlogin.http import json_object, json_response, source_ip, user_agent
 from qrlogin.oauth import authorize, errors
-from qrlogin.oauth.clients import ClientRegistry
 from qrlogin.oauth.discovery import openid_configuration
 from qrlogin.oauth.endpoint import create_oauth_app, form_params, issuer_of, query_params
 from qrlogin.observability import count, logger, metrics, session_ref
@@ -33,10 +32,6 @@ app = create_oauth_app()
 def refused_page(error: errors.ErrorPage) -> Response:
     logger.info("authorization request refused", extra={"status_code": error.status_code})
     return page.error_page(error.description, error.status_code)
-
-
-def _registry() -> ClientRegistry:
-    return ClientRegistry(get_settings().table_name, deps.store().client)
 
 
 @app.get("/.well-known/openid-configuration")
@@ -60,7 +55,7 @@ def _authorization(read_params: Callable[[APIGatewayHttpResolver], dict[str, lis
     settings = get_settings()
     issuer = issuer_of(app, settings)
     try:
-        request = authorize.parse(_registry(), read_params(app))
+        request = authorize.parse(deps.clients(), read_params(app))
     except errors.InvalidRequest as error:  # an unparsable request: nothing in it can be trusted
         raise errors.ErrorPage(error.description) from None
     except authorize.RedirectError as refusal:

@@ -31,8 +31,7 @@ def device_authorization() -> Response:
     settings = get_settings()
     now = time.time()
     params = read_form(app)
-    registry = clients.ClientRegistry(settings.table_name, deps.store().client)
-    client = clients.authenticate(registry, params, app.current_event.headers.get("authorization"))
+    client = clients.authenticate(deps.clients(), params, app.current_event.headers.get("authorization"))
     scope = granted_scope(params.get("scope", "openid"))  # openid when none is asked for
     authorization = device.authorize_device(
         deps.store(), deps.user_codes(), settings, client_id=client.client_id, scope=scope,

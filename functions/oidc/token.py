@@ -30,8 +30,7 @@ app = create_oauth_app()
 def token() -> Response:
     settings = get_settings()
     params = read_form(app)
-    registry = clients.ClientRegistry(settings.table_name, deps.store().client)
-    client = clients.authenticate(registry, params, app.current_event.headers.get("authorization"))
+    client = clients.authenticate(deps.clients(), params, app.current_event.headers.get("authorization"))
     request = grants.TokenRequest(client=client, params=params, issuer=issuer_of(app, settings), now=time.time(),
                                   store=deps.store(), minter=TokenMinter(deps.signer(), settings.access_token_audience))
     body = grants.dispatch(request)

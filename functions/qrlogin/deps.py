@@ -16,6 +16,7 @@ from qrlogin.store import SessionStore
 from qrlogin.user_code_store import UserCodeStore
 
 if TYPE_CHECKING:  # only the confirm function verifies phone tokens: the others skip its urllib imports
+    from qrlogin.oauth.clients import ClientRegistry
     from qrlogin.phone_auth import PhoneTokenVerifier
 
 
@@ -32,6 +33,14 @@ def signer() -> TokenSigner:
 @cache
 def user_codes() -> UserCodeStore:
     return UserCodeStore(store())
+
+
+@cache
+def clients() -> ClientRegistry:
+    """The OpenID Provider's registered clients (read per request, so a removed client stops at once)."""
+    from qrlogin.oauth.clients import ClientRegistry
+
+    return ClientRegistry(get_settings().table_name, store().client)
 
 
 @cache
@@ -52,5 +61,5 @@ def connections() -> Any:
 def reset() -> None:
     from qrlogin.aws import client
 
-    for cached in (store, user_codes, signer, phone_verifier, connections, get_settings, client):
+    for cached in (store, user_codes, signer, clients, phone_verifier, connections, get_settings, client):
         cached.cache_clear()
